@@ -1,0 +1,299 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: fleet_report
+type: aggregate
+short_description: Group fleet results by identical output and write JSON, Markdown and HTML reports
+version_added: 0.1.0
+description:
+  - Collects every host result and, at the end of the run, groups the hosts of each task by identical status, return
+    code and output (folded host sets such as C(web-[1-3,5])). The largest group is the baseline; every other group
+    gets a unified diff against it, like C(clush -b --diff).
+  - Prints a summary with a counts line at the end of the run (colour only on a terminal; C(NO_COLOR) is honoured)
+    and writes the report files C(<report_dir>/<report_name>.json|md|html). The JSON file follows a versioned schema
+    and is the source of the other formats.
+  - Hosts that a routing plan (from the P(azlin.fleet.least_loaded#strategy) strategy or the M(azlin.fleet.route)
+    action) gated, could not measure or did not select are listed with their reasons. Results carrying
+    C(fleet_status), C(fleet_reason), C(fleet_step) and C(fleet_attempts) override or enrich what is shown.
+  - Secrets are masked before anything is stored; results of C(no_log) tasks keep only their status.
+  - If the run is interrupted (SIGINT or SIGTERM), the report is still written and hosts still running are marked
+    C(interrupted).
+  - An aggregate callback, so it works next to any stdout callback (including AWX's). Enable it with
+    C(callbacks_enabled = azlin.fleet.fleet_report).
+requirements:
+  - ClusterShell (to fold host names; without it host sets are plain lists)
+extends_documentation_fragment:
+  - azlin.fleet.report
+options:
+  report_dir:
+    description:
+      - Directory the report files are written to; created (mode 0700) if missing. Files are written mode 0600.
+    type: path
+    default: ~/.ansible/fleet_reports
+    env:
+      - name: AZLIN_FLEET_REPORT_DIR
+    ini:
+      - section: callback_fleet_report
+        key: report_dir
+  report_name:
+    description:
+      - Base name of the report files. When not set, C(fleet-report-<UTC start time>) such as
+        C(fleet-report-20260101T120000Z).
+    type: str
+    env:
+      - name: AZLIN_FLEET_REPORT_NAME
+    ini:
+      - section: callback_fleet_report
+        key: report_name
+  formats:
+    description:
+      - Report files to write. JSON is the machine-readable source; Markdown suits tickets; HTML is one
+        self-contained page.
+    type: list
+    elements: str
+    choices: [json, md, html]
+    default: [json, md, html]
+    env:
+      - name: AZLIN_FLEET_REPORT_FORMATS
+    ini:
+      - section: callback_fleet_report
+        key: formats
+  events_file:
+    description:
+      - When set, one JSON line per host result (C(host), C(task), C(status), C(ts), and C(step) for workflow steps) is
+        appended to this file as results arrive, for live progress. Outputs are never written there.
+    type: path
+    env:
+      - name: AZLIN_FLEET_EVENTS_FILE
+    ini:
+      - section: callback_fleet_report
+        key: events_file
+  summary:
+    description:
+      - Print the grouped summary at the end of the run. Set V(false) when another program (the azlin-fleet CLI)
+        prints the report itself.
+    type: bool
+    default: true
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY
+    ini:
+      - section: callback_fleet_report
+        key: summary
+  summary_max_lines:
+    description:
+      - Lines shown per output or diff in the printed summary; the report files always hold the whole text.
+    type: int
+    default: 40
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY_MAX_LINES
+    ini:
+      - section: callback_fleet_report
+        key: summary_max_lines
+"""
+
+EXAMPLES = r"""
+# ansible.cfg: enable the report next to the normal output
+# [defaults]
+# callbacks_enabled = azlin.fleet.fleet_report
+# [callback_fleet_report]
+# report_dir = ./reports
+
+# Same, from the environment, ignoring timestamps when grouping and masking a custom secret:
+# ANSIBLE_CALLBACKS_ENABLED=azlin.fleet.fleet_report AZLIN_FLEET_REPORT_DIR=./reports \
+# AZLIN_FLEET_IGNORE_PATTERNS='^\d{4}-\d\d-\d\d[T ][\d:.]+' AZLIN_FLEET_MASK_PATTERNS='sig=(?P<secret>\w+)' \
+#   ansible-playbook azlin.fleet.run -e fleet_command=uptime
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
+    NormalizeOptions,
+    ReportCollector,
+    TaskInfo,
+    build_masker,
+    build_report,
+    classify_result,
+    format_event,
+    render_text,
+    write_report,
+)
+
+_PLAN_EVENT = "v2_playbook_on_fleet_plan"
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "azlin.fleet.fleet_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None) -> None:
+        super().__init__(display=display)
+        self._collector: ReportCollector | None = None
+        # Bookkeeping that is not report data: where and when, the events stream, signal chaining.
+        self._started = datetime.now(UTC)
+        self._play = ""
+        self._events = None
+        self._written = False
+        self._pid = os.getpid()
+        self._previous_handlers: dict[int, object] = {}
+
+    def _init_callback_methods(self) -> None:
+        # The task queue only dispatches the base class's known events; the routing plan is a custom one.
+        super()._init_callback_methods()
+        self._implemented_callback_methods = self._implemented_callback_methods | {_PLAN_EVENT}
+
+    def set_options(self, task_keys=None, var_options=None, direct=None) -> None:
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        options = NormalizeOptions(
+            ignore_patterns=tuple(self.get_option("ignore_patterns") or ()),
+            ignore_whitespace=self.get_option("ignore_whitespace"),
+            include_stderr=self.get_option("include_stderr"),
+            max_output=self.get_option("max_output"),
+        )
+        try:
+            self._collector = ReportCollector(build_masker(self.get_option("mask_patterns") or ()), options)
+        except FleetError as ex:
+            raise AnsibleError(str(ex)) from ex
+        self._install_signal_handlers()
+
+    # --- recording: each handler turns Ansible objects into plain records and returns ---
+
+    def v2_playbook_on_start(self, playbook) -> None:
+        self._collector.playbooks.append(os.path.basename(playbook._file_name))
+        self._open_events()
+
+    def v2_playbook_on_play_start(self, play) -> None:
+        self._play = play.get_name()
+
+    def v2_playbook_on_task_start(self, task, is_conditional) -> None:
+        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or ""))
+
+    def v2_playbook_on_handler_task_start(self, task) -> None:
+        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", "handler"))
+
+    def v2_runner_on_start(self, host, task) -> None:
+        self._collector.start(host.get_name(), task._uuid, time.monotonic())
+
+    def v2_runner_on_ok(self, result) -> None:
+        self._record("ok", result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
+        self._record("failed", result, ignored=ignore_errors)
+
+    def v2_runner_on_unreachable(self, result) -> None:
+        self._record("unreachable", result)
+
+    def v2_runner_on_skipped(self, result) -> None:
+        self._record("skipped", result)
+
+    def v2_playbook_on_fleet_plan(self, plan) -> None:
+        self._collector.add_plan(plan)
+
+    def _record(self, event: str, result, ignored: bool = False) -> None:
+        data = result.result
+        no_log = bool(result.task.no_log) or bool(data.get("_ansible_no_log")) or "censored" in data
+        task = result.task
+        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or ""))
+        if not no_log and isinstance(data.get("fleet_plan"), dict):
+            self._collector.add_plan(data["fleet_plan"])
+        outcome = classify_result(event, data, no_log=no_log)
+        record = self._collector.add_result(
+            result.host.get_name(), task._uuid, outcome, ignored=ignored, no_log=no_log, now=time.monotonic()
+        )
+        self._emit(record, self._collector.tasks[task._uuid].name)
+
+    # --- the end of the run: build once, write, print ---
+
+    def v2_playbook_on_stats(self, stats) -> None:
+        self._finish(complete=True)
+
+    def _finish(self, complete: bool) -> None:
+        if self._written:
+            return
+        self._written = True
+        finished = datetime.now(UTC)
+        name = self.get_option("report_name") or f"fleet-report-{self._started:%Y%m%dT%H%M%SZ}"
+        report = build_report(
+            self._collector,
+            name=name,
+            started=self._started.isoformat(timespec="seconds"),
+            finished=finished.isoformat(timespec="seconds"),
+            complete=complete,
+            diff_context=self.get_option("diff_context"),
+        )
+        paths = []
+        try:
+            paths = write_report(report, self.get_option("report_dir"), name, self.get_option("formats"))
+        except OSError as ex:
+            where = self.get_option("report_dir")
+            self._display.error_as_warning(f"Unable to write the fleet report to {where!r}.", ex)
+        if self.get_option("summary") and complete:
+            color = C.ANSIBLE_FORCE_COLOR or (sys.stdout.isatty() and not C.ANSIBLE_NOCOLOR)
+            text = render_text(report, color=bool(color), max_lines=self.get_option("summary_max_lines"))
+            self._display.display(text)
+        for path in paths:
+            self._display.display(f"fleet report: {path}")
+        self._close_events()
+
+    # --- live events file ---
+
+    def _open_events(self) -> None:
+        path = self.get_option("events_file")
+        if not path or self._events is not None:
+            return
+        try:
+            fd = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._events = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+        except OSError as ex:
+            self._display.error_as_warning(f"Unable to open the fleet events file {path!r}; no live progress.", ex)
+
+    def _emit(self, record, task_name: str) -> None:
+        if self._events is None:
+            return
+        try:
+            self._events.write(format_event(record, task_name, datetime.now(UTC).isoformat()) + "\n")
+        except OSError as ex:
+            self._display.error_as_warning("Unable to append to the fleet events file; no more live progress.", ex)
+            self._close_events()
+
+    def _close_events(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    # --- interruption: write what we have, then let the previous handler do what it always did ---
+
+    def _install_signal_handlers(self) -> None:
+        if self._previous_handlers or threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous_handlers[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        # Forked workers inherit this handler until they install their own; only the controller writes.
+        if os.getpid() == self._pid and not self._written:
+            name = signal.Signals(signum).name
+            for record in self._collector.mark_interrupted(name):
+                self._emit(record, self._collector.tasks[record.task_id].name)
+            self._display.warning(f"Run interrupted by {name}: writing the fleet report with unfinished hosts marked.")
+            self._finish(complete=False)
+        previous = self._previous_handlers.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)

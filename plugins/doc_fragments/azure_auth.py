@@ -1,0 +1,100 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Azure authentication and endpoint options shared by azlin.fleet plugins that talk to ARM."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Plugin (controller-side) variant: options come from the plugin's config file and the environment.
+    DOCUMENTATION = r"""
+options:
+  auth_source:
+    description:
+      - How to get an Azure token.
+      - V(auto) uses the service principal given by O(client_id), O(tenant_id) and O(client_secret) when all three
+        are set (from the file or the environment, AWX's variable names included), else the
+        C(DefaultAzureCredential) chain (environment, workload identity, managed identity, Azure CLI, ...).
+      - V(credential) uses the service principal O(client_id), O(tenant_id), O(client_secret) and fails when one is
+        missing. V(env) is the same service principal, with the values expected from environment variables.
+      - V(cli) uses the Azure CLI's login (C(az account get-access-token)); C(az) must be on E(PATH).
+      - V(msi) uses the VM's managed identity (O(client_id) selects a user-assigned one).
+      - V(workload_identity) uses a federated token file (O(federated_token_file)), as on AKS.
+    type: str
+    default: auto
+    choices: [auto, cli, env, msi, workload_identity, credential]
+    env:
+      - name: AZLIN_FLEET_AUTH_SOURCE
+    version_added: 0.1.0
+  client_id:
+    description:
+      - Application (client) id of the service principal, or the client id of a user-assigned managed identity.
+    type: str
+    env:
+      - name: AZURE_CLIENT_ID
+    version_added: 0.1.0
+  client_secret:
+    description:
+      - Secret of the service principal. Prefer the environment (AWX sets E(AZURE_SECRET)) over the file.
+      - Never written to the inventory cache.
+    type: str
+    env:
+      - name: AZURE_SECRET
+      - name: AZURE_CLIENT_SECRET
+    version_added: 0.1.0
+  tenant_id:
+    description:
+      - Microsoft Entra tenant (directory) id.
+    type: str
+    env:
+      - name: AZURE_TENANT
+      - name: AZURE_TENANT_ID
+    version_added: 0.1.0
+  federated_token_file:
+    description:
+      - Path of the federated token for O(auth_source=workload_identity).
+    type: path
+    env:
+      - name: AZURE_FEDERATED_TOKEN_FILE
+    version_added: 0.1.0
+  cloud_environment:
+    description:
+      - The Azure cloud; sets the default O(authority_host) and O(arm_endpoint).
+    type: str
+    default: AzureCloud
+    choices: [AzureCloud, AzureUSGovernment, AzureChinaCloud]
+    env:
+      - name: AZURE_CLOUD_ENVIRONMENT
+    version_added: 0.1.0
+  authority_host:
+    description:
+      - Microsoft Entra authority, as a host name or an https URL. Defaults to the one of O(cloud_environment).
+      - Set it for a private or sovereign authority; it then applies to every O(auth_source).
+    type: str
+    env:
+      - name: AZURE_AUTHORITY_HOST
+    version_added: 0.1.0
+  disable_instance_discovery:
+    description:
+      - Skip the authority validation request that azure-identity sends to the public cloud.
+      - When unset, it is skipped exactly when O(authority_host) is not a Microsoft cloud authority, because the
+        public check cannot vouch for a private one (and fails offline).
+    type: bool
+    version_added: 0.1.0
+  arm_endpoint:
+    description:
+      - Azure Resource Manager URL (https). Defaults to the one of O(cloud_environment).
+      - Tokens are requested for the scope C(<arm_endpoint>/.default).
+    type: str
+    env:
+      - name: AZLIN_FLEET_ARM_ENDPOINT
+    version_added: 0.1.0
+  ca_bundle:
+    description:
+      - PEM file of CA certificates to trust for the authority and ARM.
+      - It is passed to the Azure SDK as C(connection_verify), so it wins over E(REQUESTS_CA_BUNDLE).
+      - When unset, the system trust store (or E(REQUESTS_CA_BUNDLE)) applies.
+    type: path
+    env:
+      - name: AZLIN_FLEET_CA_BUNDLE
+    version_added: 0.1.0
+"""

@@ -1,0 +1,91 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options that decide how fleet reports compare, mask and cut outputs (used by the fleet_report callback)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  mask_patterns:
+    description:
+      - Extra regular expressions (Python syntax) whose matches are replaced by C(********) in every output, reason
+        and task name before anything is stored, written or printed.
+      - If a pattern has a group named C(secret), only that group is masked, so C(key=(?P<secret>\S+)) keeps the key
+        visible.
+      - "The defaults are always applied as well: values after C(password=), C(passwd=), C(token=), C(secret=),
+        C(api_key=) (also with a colon), C(Authorization: Bearer) tokens and the body of C(PRIVATE KEY) blocks."
+      - Given as a comma-separated list in the environment variable and in the ini file, so a pattern cannot contain a
+        comma there.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: AZLIN_FLEET_MASK_PATTERNS
+    ini:
+      - section: callback_fleet_report
+        key: mask_patterns
+    version_added: 0.1.0
+  ignore_patterns:
+    description:
+      - Regular expressions (Python syntax, multi-line mode) whose matches are left out when outputs are compared, for
+        example timestamps or PIDs. Hosts whose outputs differ only there share a group.
+      - The report shows the output of the first host of each group as it was, matches included.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: AZLIN_FLEET_IGNORE_PATTERNS
+    ini:
+      - section: callback_fleet_report
+        key: ignore_patterns
+    version_added: 0.1.0
+  ignore_whitespace:
+    description:
+      - Compare outputs with runs of whitespace collapsed, and leading and trailing blank space removed.
+      - Leave V(false) when spacing matters (tables, YAML).
+    type: bool
+    default: false
+    env:
+      - name: AZLIN_FLEET_IGNORE_WHITESPACE
+    ini:
+      - section: callback_fleet_report
+        key: ignore_whitespace
+    version_added: 0.1.0
+  include_stderr:
+    description:
+      - Append stderr to stdout when outputs are compared and shown.
+      - Set V(false) to group hosts by stdout alone, for commands that print noise on stderr.
+    type: bool
+    default: true
+    env:
+      - name: AZLIN_FLEET_INCLUDE_STDERR
+    ini:
+      - section: callback_fleet_report
+        key: include_stderr
+    version_added: 0.1.0
+  max_output:
+    description:
+      - Outputs longer than this many characters are kept as their head and tail with a truncation marker between.
+      - Grouping still compares the whole output (by a hash of its full content); only the stored text is cut.
+      - V(0) keeps outputs whole.
+    type: int
+    default: 65536
+    env:
+      - name: AZLIN_FLEET_MAX_OUTPUT
+    ini:
+      - section: callback_fleet_report
+        key: max_output
+    version_added: 0.1.0
+  diff_context:
+    description:
+      - Lines of context around each change in the diffs of divergent groups against the baseline.
+    type: int
+    default: 3
+    env:
+      - name: AZLIN_FLEET_DIFF_CONTEXT
+    ini:
+      - section: callback_fleet_report
+        key: diff_context
+    version_added: 0.1.0
+"""

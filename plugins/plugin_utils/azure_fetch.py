@@ -1,0 +1,260 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fetch raw ARM list pages: one function per list call per subscription, each paging to the end.
+
+Requests go through the generated SDK clients' ``send_request()``, so they use the SDK pipeline (bearer token,
+ARM challenge handling, azure-core's RetryPolicy honouring Retry-After) but skip the typed-model
+deserialization, which costs seconds per few thousand VMs. Results are plain JSON dicts, ready for
+``azure_vms.normalize_vms`` and for the inventory cache. The number of requests grows with pages, never with VMs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.pipeline.policies import RetryPolicy
+from azure.core.rest import HttpRequest
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import AuthSettings
+from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_vms import has_vm_model
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError, FleetError
+
+# The newest stable api-versions, as used by azure-mgmt-compute 39 / azure-mgmt-network 33.1.
+COMPUTE_API_VERSION = "2026-04-01"
+NETWORK_API_VERSION = "2026-03-01"
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+# Subscriptions in these states cannot be listed (ARM answers 403/409); they are skipped and reported.
+_UNLISTABLE_STATES = frozenset({"disabled", "deleted"})
+
+
+class AzureListError(FleetError):
+    """A list call that failed after retries, for one subscription."""
+
+    def __init__(self, subject: str, reason: str, *, subscription_id: str = "", status: int | None = None) -> None:
+        self.subscription_id = subscription_id
+        self.status = status
+        super().__init__(subject, reason)
+
+
+class RetryTimeExceeded(Exception):
+    """Retry-After asks for a wait longer than the time left; raised instead of sleeping past the bound.
+
+    Not an AzureError on purpose: RetryPolicy retries AzureErrors, and this must stop the request.
+    """
+
+
+class BoundedRetryPolicy(RetryPolicy):
+    """azure-core's RetryPolicy (Retry-After honoured, 429/5xx retried) that never sleeps past its total time.
+
+    The stock policy checks its ``timeout`` only after sleeping, so one long Retry-After could overrun it.
+    It also counts retries, for the -vvvv summary.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lock = threading.Lock()
+        self.retries = 0
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        settings["deadline"] = time.monotonic() + settings["timeout"]
+        return settings
+
+    def increment(self, settings: dict[str, Any], response: Any = None, error: Any = None) -> bool:
+        with self._lock:
+            self.retries += 1
+        return super().increment(settings, response=response, error=error)
+
+    def sleep(self, settings: dict[str, Any], transport: Any, response: Any = None) -> None:
+        wait = self.get_retry_after(response) if response is not None else None
+        left = settings["deadline"] - time.monotonic()
+        if wait is not None and wait > left:
+            raise RetryTimeExceeded(f"Retry-After asks for {wait:g}s but only {max(left, 0):.0f}s of retry time are left")
+        super().sleep(settings, transport, response=response)
+
+
+@dataclass(frozen=True, slots=True)
+class ArmClients:
+    """The SDK clients whose pipelines carry the raw requests, and their shared retry policy."""
+
+    compute: Any
+    network: Any
+    retry: BoundedRetryPolicy
+
+
+def open_clients(credential: Any, settings: AuthSettings, *, max_retries: int, retry_timeout: float) -> ArmClients:
+    """Create the compute and network clients for the ARM endpoint in ``settings`` (no request is made).
+
+    One client of each kind serves every subscription and thread (SDK clients are thread-safe): the raw
+    requests carry the subscription in their URL, so the client's own subscription id is never used.
+    """
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.network import NetworkManagementClient
+
+    retry = BoundedRetryPolicy(retry_total=max_retries, timeout=retry_timeout)
+    common = {
+        "base_url": settings.arm_endpoint,
+        "credential_scopes": settings.credential_scopes,
+        "retry_policy": retry,
+        **settings.transport_options,
+    }
+    return ArmClients(
+        compute=ComputeManagementClient(credential, "", **common),
+        network=NetworkManagementClient(credential, "", **common),
+        retry=retry,
+    )
+
+
+def _error_text(response: Any) -> str:
+    try:
+        error = response.json().get("error") or {}
+    except ValueError:
+        error = {}
+    detail = f" ({error.get('code')}: {error.get('message')})" if error.get("code") else ""
+    return f"{response.status_code} {response.reason or ''}".strip() + detail
+
+
+def fetch_pages(client: Any, url: str, *, what: str, subscription_id: str = "") -> tuple[list[dict[str, Any]], int]:
+    """GET ``url`` and every ``nextLink`` after it; return all ``value`` items and the number of pages.
+
+    Raises AzureListError naming ``what`` and the subscription when a page fails after retries.
+    """
+    where = f" in subscription {subscription_id!r}" if subscription_id else ""
+    subject = f"Failed to list {what}{where}"
+    items: list[dict[str, Any]] = []
+    pages = 0
+    next_url: str | None = url
+    while next_url:
+        try:
+            response = client.send_request(HttpRequest("GET", next_url))
+        except ClientAuthenticationError:
+            raise
+        except (AzureError, RetryTimeExceeded) as ex:
+            raise AzureListError(subject, str(ex).splitlines()[0], subscription_id=subscription_id) from ex
+        pages += 1
+        if response.status_code >= 400:
+            raise AzureListError(subject, _error_text(response), subscription_id=subscription_id,
+                                 status=response.status_code)
+        body = response.json()
+        items.extend(body.get("value") or [])
+        # ARM's nextLink is absolute and carries api-version; follow it verbatim.
+        next_url = body.get("nextLink")
+    return items, pages
+
+
+def fetch_subscriptions(clients: ArmClients) -> tuple[list[dict[str, Any]], int]:
+    """List the subscriptions the credential can see."""
+    return fetch_pages(clients.compute, f"/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}",
+                       what="subscriptions")
+
+
+def listable_subscription_ids(subscriptions: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Split subscription list items into ids that can be listed and ids skipped for their state."""
+    listable, skipped = [], []
+    for item in subscriptions:
+        sub = item.get("subscriptionId") or str(item.get("id", "")).rsplit("/", 1)[-1]
+        (skipped if str(item.get("state", "")).lower() in _UNLISTABLE_STATES else listable).append(sub)
+    return sorted(listable), sorted(skipped)
+
+
+def fetch_vms(clients: ArmClients, subscription_id: str, *, status_only: bool = True) -> tuple[list[dict], int]:
+    """List every VM of a subscription; with ``status_only`` each item carries its instance-view statuses."""
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines?api-version={COMPUTE_API_VERSION}"
+    if status_only:
+        url += "&statusOnly=true"
+    return fetch_pages(clients.compute, url, what="virtual machines", subscription_id=subscription_id)
+
+
+def fetch_nics(clients: ArmClients, subscription_id: str) -> tuple[list[dict], int]:
+    """List every network interface of a subscription."""
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/networkInterfaces?api-version={NETWORK_API_VERSION}"
+    return fetch_pages(clients.network, url, what="network interfaces", subscription_id=subscription_id)
+
+
+def fetch_public_ips(clients: ArmClients, subscription_id: str) -> tuple[list[dict], int]:
+    """List every public IP address of a subscription."""
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/publicIPAddresses?api-version={NETWORK_API_VERSION}"
+    return fetch_pages(clients.network, url, what="public IP addresses", subscription_id=subscription_id)
+
+
+_LISTS: dict[str, Callable[[ArmClients, str], tuple[list[dict], int]]] = {
+    "vms": fetch_vms,
+    "nics": fetch_nics,
+    "public_ips": fetch_public_ips,
+}
+
+
+def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_workers: int = 8) -> dict[str, Any]:
+    """Fetch VMs (with power state), NICs and public IPs of every subscription, concurrently.
+
+    Returns plain data for the cache::
+
+        {"subscriptions": {sub: {"vms": [...], "vm_models": [...] | None, "nics": [...], "public_ips": [...]}},
+         "failures": {sub: "message"}, "pages": int}
+
+    ``vm_models`` is fetched only when the status-only items lack the VM model (``networkProfile``); the
+    statusOnly body is not documented, so both shapes are handled, still in O(pages) requests. A failing
+    subscription lands in ``failures``; a credential that cannot get a token raises FleetConfigError.
+    """
+    results: dict[str, dict[str, Any]] = {sub: {"vm_models": None} for sub in subscription_ids}
+    failures: dict[str, str] = {}
+    pages = 0
+
+    def collect(futures: dict[tuple[str, str], Any]) -> None:
+        nonlocal pages
+        for (sub, kind), future in futures.items():
+            try:
+                items, count = future.result()
+            except ClientAuthenticationError as ex:
+                raise FleetConfigError(
+                    "Failed to authenticate to Azure", str(ex).splitlines()[0],
+                    "Check the credential options (auth_source, client_id, tenant_id, client_secret).",
+                ) from ex
+            except AzureListError as ex:
+                failures.setdefault(sub, ex.message)
+                continue
+            pages += count
+            results[sub][kind] = items
+
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, 3 * len(subscription_ids)))) as pool:
+        collect({(sub, kind): pool.submit(fn, clients, sub) for sub in subscription_ids for kind, fn in _LISTS.items()})
+        need_models = [sub for sub in subscription_ids
+                       if sub not in failures and results[sub]["vms"] and not has_vm_model(results[sub]["vms"])]
+        collect({(sub, "vm_models"): pool.submit(fetch_vms, clients, sub, status_only=False) for sub in need_models})
+    return {
+        "subscriptions": {sub: data for sub, data in sorted(results.items()) if sub not in failures},
+        "failures": dict(sorted(failures.items())),
+        "pages": pages,
+    }
+
+
+def fetch_inventory(clients: ArmClients, subscription_ids: Sequence[str] = (), *, max_workers: int = 8) -> dict[str, Any]:
+    """Everything the inventory needs, as plain data: ``fetch_fleet`` of the given subscriptions, or of every
+    subscription the credential sees when none are given (then ``skipped`` lists those in a state that cannot be
+    listed). Failing to list subscriptions or to authenticate raises a FleetError: there is nothing to return.
+    """
+    skipped: list[str] = []
+    pages = 0
+    if not subscription_ids:
+        try:
+            items, pages = fetch_subscriptions(clients)
+        except ClientAuthenticationError as ex:
+            raise FleetConfigError(
+                "Failed to authenticate to Azure", str(ex).splitlines()[0],
+                "Check the credential options (auth_source, client_id, tenant_id, client_secret).",
+            ) from ex
+        subscription_ids, skipped = listable_subscription_ids(items)
+        if not subscription_ids:
+            raise FleetConfigError(
+                "No Azure subscription to list", "the credential sees no enabled subscription",
+                "Grant the identity Reader on a subscription, or set the subscriptions option.",
+            )
+    fetched = fetch_fleet(clients, sorted(set(subscription_ids)), max_workers=max_workers)
+    fetched["pages"] += pages
+    fetched["skipped"] = skipped
+    return fetched

@@ -1,0 +1,218 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fleet reports: build the versioned JSON report from a collector, write it (JSON, Markdown, HTML), load it back.
+
+The JSON report is the source of every other format; ``docs/report-schema.json`` documents it.
+Collection, grouping, masking, rendering and merging live in the ``report_*`` modules; this module is the
+front door the callback and the CLI use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (  # noqa: F401  (re-exported)
+    HostResult,
+    NormalizeOptions,
+    Outcome,
+    ReportCollector,
+    TaskInfo,
+    classify_result,
+    format_event,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_fold import is_folding_available
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_group import (  # noqa: F401  (re-exported)
+    build_task_entry,
+    count_statuses,
+    hosts_by_status,
+    summarize_hosts,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker  # noqa: F401  (re-exported)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_html import render_html
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_markdown import render_markdown
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import render_text
+
+REPORT_FORMAT = "azlin.fleet.report"
+REPORT_VERSION = 1
+FILE_FORMATS = ("json", "md", "html")
+
+
+def build_report(
+    collector: ReportCollector,
+    *,
+    name: str,
+    started: str | None = None,
+    finished: str | None = None,
+    complete: bool = True,
+    diff_context: int = 3,
+) -> dict[str, Any]:
+    """Build the JSON-ready report dict from everything a collector recorded."""
+    outputs = {key: {"text": e.text, "size": e.size, "truncated": e.truncated} for key, e in collector.outputs.items()}
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for record in collector.results:
+        by_task.setdefault(record.task_id, []).append(_result_dict(record))
+    tasks = [plan_task_entry(plan, index) for index, plan in enumerate(collector.plans, 1)]
+    for task in collector.tasks.values():
+        if task.id in by_task:
+            tasks.append(
+                build_task_entry(asdict(task), by_task[task.id], outputs, diff_context, collector.options.max_output)
+            )
+    options = asdict(collector.options)
+    options["ignore_patterns"] = list(options["ignore_patterns"])
+    options["diff_context"] = diff_context
+    return assemble_report(
+        name=name,
+        tasks=tasks,
+        outputs=outputs,
+        plans=collector.plans,
+        options=options,
+        playbooks=collector.playbooks,
+        started=started,
+        finished=finished,
+        complete=complete and collector.interrupted is None,
+        interrupted=collector.interrupted,
+    )
+
+
+def _result_dict(record: HostResult) -> dict[str, Any]:
+    result = asdict(record)
+    del result["task_id"]
+    return result
+
+
+def plan_task_entry(plan: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """Turn a routing plan into a report entry, so gated, unmeasurable and unselected hosts show with reasons."""
+    results = []
+    for host in plan.get("hosts", []):
+        reasons = [str(r) for r in host.get("reasons") or []]
+        results.append(
+            {
+                "host": str(host["host"]),
+                "status": str(host.get("status", "selected")),
+                "rc": None,
+                "output": None,
+                "reason": "; ".join(reasons) or None,
+                "duration": None,
+                "attempts": None,
+                "step": None,
+                "ignored": False,
+                "no_log": False,
+            }
+        )
+    parts = [f"gate {plan['gate']}" if plan.get("gate") else "no gate", f"by {plan.get('route_by', 'score')}"]
+    if plan.get("count") is not None:
+        parts.append(f"count {plan['count']}")
+    if plan.get("dry_run"):
+        parts.append("dry run")
+    task = {"id": f"plan-{index}", "name": f"route hosts ({', '.join(parts)})", "kind": "plan"}
+    return build_task_entry(task, results, {})
+
+
+def assemble_report(
+    *,
+    name: str,
+    tasks: list[dict[str, Any]],
+    outputs: Mapping[str, Any],
+    plans: list[Any],
+    options: Mapping[str, Any],
+    playbooks: Iterable[str] = (),
+    started: str | None = None,
+    finished: str | None = None,
+    complete: bool = True,
+    interrupted: str | None = None,
+    sources: list[Any] | None = None,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """Put the top level of a report together in its fixed key order, with host summary and counts."""
+    hosts = summarize_hosts(tasks)
+    used = {g["output"] for t in tasks for g in t["groups"] if g["output"]}
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "name": name,
+        "complete": complete,
+        "interrupted": interrupted,
+        "started": started,
+        "finished": finished,
+        "playbooks": list(playbooks),
+        "options": dict(options, folding="nodeset" if is_folding_available() else "plain"),
+        "counts": count_statuses(h["status"] for h in hosts),
+        "hosts": hosts,
+        "plans": plans,
+        "tasks": tasks,
+        "outputs": {key: outputs[key] for key in sorted(used)},
+        "sources": sources or [],
+        "warnings": warnings or [],
+    }
+
+
+def render_report(report: Mapping[str, Any], fmt: str) -> str:
+    """Render a report dict as json, md, html or text."""
+    renderers = {
+        "json": lambda r: json.dumps(r, indent=1, ensure_ascii=False) + "\n",
+        "md": render_markdown,
+        "html": render_html,
+        "text": render_text,
+    }
+    if fmt not in renderers:
+        raise FleetUsageError(f"Report format {fmt!r}", f"unknown; choose one of {', '.join(renderers)}")
+    return renderers[fmt](report)
+
+
+def write_report(
+    report: Mapping[str, Any], directory: str | os.PathLike[str], name: str, formats: Iterable[str] = FILE_FORMATS
+) -> list[Path]:
+    """Write the report files ``<directory>/<name>.<fmt>`` atomically (temp file + rename), mode 0600."""
+    target = Path(directory).expanduser()
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = target / f"{name}.{fmt}"
+        write_file_atomic(path, render_report(report, fmt))
+        written.append(path)
+    return written
+
+
+def write_file_atomic(path: Path, text: str) -> None:
+    """Write text to path through a same-directory temp file (created 0600) and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON report and check it is one this version understands."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as ex:
+        raise FleetUsageError(
+            f"Report {str(path)!r}",
+            f"cannot be read as JSON ({ex})",
+            "Pass the .json file the fleet_report callback wrote.",
+        ) from ex
+    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
+        raise FleetUsageError(
+            f"Report {str(path)!r}",
+            f"not an {REPORT_FORMAT} file",
+            "Pass the .json file the fleet_report callback wrote.",
+        )
+    if report.get("version") != REPORT_VERSION:
+        raise FleetUsageError(
+            f"Report {str(path)!r}",
+            f"schema version {report.get('version')!r} is not supported",
+            f"This version reads version {REPORT_VERSION}.",
+        )
+    return report

@@ -1,0 +1,326 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Collect host results during a run: plain records, each distinct output stored once by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import Masker
+
+Status = Literal[
+    "ok",
+    "changed",
+    "failed",
+    "unreachable",
+    "skipped",
+    "timeout",
+    "gated",
+    "unmeasurable",
+    "not_selected",
+    "blocked",
+    "not_started",
+    "interrupted",
+    "selected",
+]
+# Worst first: a host's overall status is the worst status of its results.
+STATUS_RANK: tuple[str, ...] = (
+    "failed",
+    "timeout",
+    "unreachable",
+    "interrupted",
+    "blocked",
+    "not_started",
+    "unmeasurable",
+    "gated",
+    "not_selected",
+    "changed",
+    "ok",
+    "selected",
+    "skipped",
+)
+RESULT_STATUSES = frozenset(STATUS_RANK)
+TRUNCATION_MARKER = "\n[... {omitted} characters truncated by azlin.fleet.fleet_report ...]\n"
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizeOptions:
+    """How outputs are compared: regexes whose matches are ignored, whitespace, stderr, and the kept size."""
+
+    ignore_patterns: tuple[str, ...] = ()
+    ignore_whitespace: bool = False
+    include_stderr: bool = True
+    max_output: int = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class OutputEntry:
+    """One distinct (masked) output: its hash over the full normalized text, the kept text and the full size."""
+
+    hash: str
+    text: str
+    size: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """A task as the report names it."""
+
+    id: str
+    name: str
+    play: str = ""
+    path: str = ""
+    kind: str = "task"
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    """One host's outcome of one task; ``output`` is a key into the collector's outputs (None: no output or no_log)."""
+
+    host: str
+    task_id: str
+    status: str
+    rc: int | None = None
+    output: str | None = None
+    reason: str | None = None
+    duration: float | None = None
+    attempts: int | None = None
+    step: str | None = None
+    ignored: bool = False
+    no_log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a raw Ansible result dict means for the report, before masking and storage."""
+
+    status: str
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    reason: str | None = None
+    step: str | None = None
+    attempts: int | None = None
+    duration: float | None = None
+
+
+def classify_result(event: str, result: Mapping[str, Any], no_log: bool = False) -> Outcome:
+    """Map a runner event (ok, failed, unreachable, skipped) and its result dict to an Outcome.
+
+    ``fleet_status``/``fleet_reason`` override the status, ``fleet_step`` and ``fleet_attempts`` enrich it.
+    A no_log result keeps only its status: no output and no reason.
+    """
+    status = event
+    if event == "ok" and result.get("changed"):
+        status = "changed"
+    if event == "failed" and result.get("timedout"):
+        status = "timeout"
+    override = result.get("fleet_status")
+    if isinstance(override, str) and override in RESULT_STATUSES:
+        status = override
+    attempts = result.get("fleet_attempts", result.get("attempts"))
+    attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else None
+    step = result.get("fleet_step") if isinstance(result.get("fleet_step"), str) else None
+    if no_log:
+        return Outcome(status=status, step=step, attempts=attempts)
+    rc = result.get("rc") if isinstance(result.get("rc"), int) else None
+    reason = result.get("fleet_reason") or None
+    msg = result.get("msg") if isinstance(result.get("msg"), str) else ""
+    if "stdout" in result or "stderr" in result:
+        stdout, stderr = _text(result.get("stdout")), _text(result.get("stderr"))
+        reason = reason or (msg if status not in ("ok", "changed") and msg else None)
+    elif isinstance(result.get("results"), list):
+        stdout, stderr = _loop_output(result["results"]), ""
+    elif status in ("ok", "changed"):
+        stdout, stderr = msg, ""
+    else:
+        # Failure and unreachable messages name the host (address, port), so they are reasons, not
+        # output: all unreachable hosts form one group and the reasons list says why for each.
+        stdout, stderr = "", ""
+        reason = reason or msg or result.get("skip_reason") or None
+    return Outcome(
+        status, rc, stdout, stderr, str(reason) if reason else None, step, attempts, _delta(result.get("delta"))
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _loop_output(items: list[Any]) -> str:
+    parts = []
+    for item in items:
+        if isinstance(item, Mapping):
+            parts.append(_text(item.get("stdout", item.get("msg", ""))))
+    return "\n".join(parts)
+
+
+def _delta(value: Any) -> float | None:
+    match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", value) if isinstance(value, str) else None
+    if not match:
+        return None
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+
+
+def compile_ignore_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Compile the ignore regexes; a bad one is a FleetConfigError naming it."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern, re.MULTILINE))
+        except re.error as ex:
+            raise FleetConfigError(
+                f"Ignore pattern {pattern!r}",
+                f"not a valid regular expression ({ex})",
+                "Fix the pattern in the callback option ignore_patterns.",
+            ) from ex
+    return tuple(compiled)
+
+
+def normalize_output(text: str, ignore: tuple[re.Pattern[str], ...], ignore_whitespace: bool) -> str:
+    """Return the text outputs are compared by: ignored matches removed, whitespace runs collapsed if asked."""
+    for pattern in ignore:
+        text = pattern.sub("", text)
+    if ignore_whitespace:
+        text = "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
+    return text
+
+
+def truncate_output(text: str, limit: int) -> tuple[str, bool]:
+    """Keep the head and the tail of an output longer than ``limit`` characters, with a marker between."""
+    if limit <= 0 or len(text) <= limit:
+        return text, False
+    head = limit // 2
+    tail = limit - head
+    return text[:head] + TRUNCATION_MARKER.format(omitted=len(text) - limit) + text[-tail:], True
+
+
+@dataclass
+class ReportCollector:
+    """Everything the callback learns during a run, as plain records; rendering happens once, later."""
+
+    masker: Masker
+    options: NormalizeOptions = NormalizeOptions()
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    results: list[HostResult] = field(default_factory=list)
+    outputs: dict[str, OutputEntry] = field(default_factory=dict)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    playbooks: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    # Raw-content digest -> output key: identical raw outputs skip masking and normalizing entirely.
+    _raw_index: dict[bytes, str] = field(default_factory=dict)
+    # (host, task id) -> start time of results still running; they are what an interrupt marks.
+    _running: dict[tuple[str, str], float] = field(default_factory=dict)
+    _ignore: tuple[re.Pattern[str], ...] = ()
+
+    def __post_init__(self) -> None:
+        self._ignore = compile_ignore_patterns(self.options.ignore_patterns)
+
+    def add_task(self, task: TaskInfo) -> None:
+        """Register a task (first registration wins, so the report keeps the run's task order)."""
+        self.tasks.setdefault(task.id, TaskInfo(task.id, self.masker.mask(task.name), task.play, task.path, task.kind))
+
+    def start(self, host: str, task_id: str, now: float) -> None:
+        """Note that a host started a task, at monotonic time ``now``."""
+        self._running[(host, task_id)] = now
+
+    def add_result(
+        self,
+        host: str,
+        task_id: str,
+        outcome: Outcome,
+        *,
+        ignored: bool = False,
+        no_log: bool = False,
+        now: float | None = None,
+    ) -> HostResult:
+        """Record one host result; output is masked, normalized and stored once per distinct content."""
+        started = self._running.pop((host, task_id), None)
+        duration = outcome.duration
+        if duration is None and started is not None and now is not None:
+            duration = round(now - started, 3)
+        output = None if no_log else self._store(outcome.stdout, outcome.stderr)
+        reason = self.masker.mask(outcome.reason) if outcome.reason and not no_log else None
+        record = HostResult(
+            host,
+            task_id,
+            outcome.status,
+            outcome.rc,
+            output,
+            reason,
+            duration,
+            outcome.attempts,
+            outcome.step,
+            ignored,
+            no_log,
+        )
+        self.results.append(record)
+        return record
+
+    def add_plan(self, plan: Mapping[str, Any]) -> bool:
+        """Record a routing plan; a plan over the same hosts replaces the earlier one (a re-probe updates it).
+
+        Tells whether anything changed.
+        """
+        plan = json.loads(json.dumps(plan, default=str))
+        hosts = _plan_hosts(plan)
+        for index, known in enumerate(self.plans):
+            if _plan_hosts(known) == hosts:
+                changed = known != plan
+                self.plans[index] = plan
+                return changed
+        self.plans.append(plan)
+        return True
+
+    def mark_interrupted(self, signal_name: str) -> list[HostResult]:
+        """Record the interruption: results still running become interrupted, and hosts of the same play
+        that had not started those tasks become not_started."""
+        self.interrupted = signal_name
+        running = list(self._running)
+        marked = []
+        for host, task_id in running:
+            outcome = Outcome("interrupted", reason=f"run interrupted by {signal_name} before this host finished")
+            marked.append(self.add_result(host, task_id, outcome))
+        for task_id in dict.fromkeys(task_id for _, task_id in running):
+            play = self.tasks[task_id].play if task_id in self.tasks else None
+            seen = {r.host for r in self.results if r.task_id in self.tasks and self.tasks[r.task_id].play == play}
+            done = {r.host for r in self.results if r.task_id == task_id}
+            for host in sorted(seen - done):
+                outcome = Outcome("not_started", reason=f"run interrupted by {signal_name} before this host started")
+                marked.append(self.add_result(host, task_id, outcome))
+        return marked
+
+    def _store(self, stdout: str, stderr: str) -> str | None:
+        raw = stdout + ("\n" + stderr if stdout and stderr else stderr) if self.options.include_stderr else stdout
+        if not raw:
+            return None
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).digest()
+        key = self._raw_index.get(digest)
+        if key is not None:
+            return key
+        masked = self.masker.mask(raw)
+        normalized = normalize_output(masked, self._ignore, self.options.ignore_whitespace)
+        key = hashlib.sha256(normalized.encode("utf-8", "surrogateescape")).hexdigest()
+        if key not in self.outputs:
+            text, truncated = truncate_output(masked, self.options.max_output)
+            self.outputs[key] = OutputEntry(key, text, len(masked), truncated)
+        self._raw_index[digest] = key
+        return key
+
+
+def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(h.get("host")) for h in plan.get("hosts", []) if isinstance(h, Mapping))
+
+
+def format_event(record: HostResult, task_name: str, ts: str) -> str:
+    """One JSON line for the live events file: host, task, status, timestamp (never output)."""
+    event = {"host": record.host, "task": task_name, "status": record.status, "ts": ts}
+    if record.step:
+        event["step"] = record.step
+    return json.dumps(event, sort_keys=True)

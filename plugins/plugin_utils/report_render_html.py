@@ -1,0 +1,141 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render a report as one self-contained HTML page: inline CSS, no scripts, no external assets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1b1f24;background:#fff}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #d0d7de}h3{font-size:1em;margin:.3em 0}
+table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:.25em .6em;text-align:left}
+th{background:#f6f8fa}td.num{text-align:right}
+pre{background:#f6f8fa;padding:.6em;overflow:auto;max-height:40em;margin:.3em 0}
+.group{border-left:4px solid #8c959f;padding:.2em .8em;margin:.8em 0}
+.badge{display:inline-block;padding:0 .5em;border-radius:.8em;background:#eaeef2;font-size:.9em}
+.st-ok,.st-changed,.st-selected{border-color:#1a7f37}.st-changed .badge{background:#fff8c5}
+.st-ok .badge,.st-selected .badge{background:#dafbe1}
+.st-failed,.st-timeout,.st-unreachable,.st-interrupted{border-color:#cf222e}
+.st-failed .badge,.st-timeout .badge,.st-unreachable .badge,.st-interrupted .badge{background:#ffebe9}
+.st-gated,.st-unmeasurable,.st-not_selected,.st-blocked,.st-not_started{border-color:#8250df}
+pre.diff span{display:block;min-height:1.2em}
+.diff-add{background:#dafbe1}.diff-del{background:#ffebe9}.diff-hunk{color:#0969da}.diff-file{font-weight:bold}
+.warning{background:#fff8c5;padding:.4em .8em}.muted{color:#57606a}
+"""
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """Render the whole report as a self-contained HTML page."""
+    name = escape(report["name"])
+    state = "complete" if report["complete"] else "incomplete"
+    if report.get("interrupted"):
+        state = f"interrupted by {report['interrupted']}: hosts still running are marked interrupted"
+    counts = " ".join(f'<span class="badge st-{escape(s)}">{escape(s)} {n}</span>' for s, n in report["counts"].items())
+    out = [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Fleet report {name}</title>\n<style>{_CSS}</style>\n</head>\n<body>",
+        f'<h1>Fleet report <code>{name}</code></h1>\n<p class="state" id="state">{escape(state)}</p>',
+        f'<p class="counts" id="counts">Hosts {len(report["hosts"])}: {counts}</p>',
+    ]
+    out += [f'<p class="warning">{escape(w)}</p>' for w in report.get("warnings", [])]
+    out += _summary_table(report["tasks"])
+    out += _hosts_table(report["hosts"])
+    for index, task in enumerate(report["tasks"], 1):
+        out += _task_section(task, index, report["outputs"])
+    out.append("</body>\n</html>\n")
+    return "\n".join(out)
+
+
+def _title(task: Mapping[str, Any]) -> str:
+    return f"{task['play']}: {task['name']}" if task.get("play") else task["name"]
+
+
+def _summary_table(tasks: list[Mapping[str, Any]]) -> list[str]:
+    out = [
+        '<h2 id="summary">Tasks</h2>\n<table class="summary">',
+        "<tr><th>Task</th><th>Hosts</th><th>Statuses</th><th>Groups</th></tr>",
+    ]
+    for index, task in enumerate(tasks, 1):
+        statuses = " ".join(f'<span class="badge">{escape(s)} {n}</span>' for s, n in task["counts"].items())
+        out.append(
+            f'<tr><td><a href="#task-{index}">{escape(_title(task))}</a></td><td class="num">{task["hosts"]}</td>'
+            f'<td>{statuses}</td><td class="num">{len(task["groups"])}</td></tr>'
+        )
+    return out + ["</table>"]
+
+
+def _hosts_table(hosts: list[Mapping[str, Any]]) -> list[str]:
+    out = [
+        '<h2 id="hosts">Hosts</h2>\n<table class="hosts">',
+        "<tr><th>Host</th><th>Status</th><th>Attempts</th><th>Reasons</th></tr>",
+    ]
+    for host in hosts:
+        attempts = "" if host.get("attempts") is None else str(host["attempts"])
+        reasons = "<br>".join(escape(r) for r in host.get("reasons", []))
+        out.append(
+            f'<tr class="st-{escape(host["status"])}"><td>{escape(host["host"])}</td>'
+            f'<td><span class="badge">{escape(host["status"])}</span></td><td class="num">{attempts}</td>'
+            f"<td>{reasons}</td></tr>"
+        )
+    return out + ["</table>"]
+
+
+def _task_section(task: Mapping[str, Any], index: int, outputs: Mapping[str, Any]) -> list[str]:
+    out = [
+        f'<section class="task" id="task-{index}" data-kind="{escape(task.get("kind", "task"))}">',
+        f'<h2>{escape(_title(task))} <span class="muted">'
+        f"({task['hosts']} hosts, {len(task['groups'])} groups)</span></h2>",
+    ]
+    has_diff = any(g["diff"] is not None for g in task["groups"])
+    for group in task["groups"]:
+        out += _group(group, outputs, has_diff)
+    return out + ["</section>"]
+
+
+def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool) -> list[str]:
+    status = escape(group["status"])
+    rc = f" rc={group['rc']}" if group["rc"] is not None else ""
+    role = ' <span class="badge">baseline</span>' if group["baseline"] and has_diff else ""
+    out = [
+        f'<div class="group st-{status}" data-status="{status}" data-count="{group["count"]}" '
+        f'data-nodeset="{escape(group["nodeset"])}" data-baseline="{str(group["baseline"]).lower()}">',
+        f'<h3><span class="nodeset">{escape(group["nodeset"])}</span> ({group["count"]}) '
+        f'<span class="badge">{status}</span>{rc}{role}</h3>',
+        f'<details><summary>hosts</summary><p class="hosts">{escape(" ".join(group["hosts"]))}</p></details>',
+    ]
+    if group["reasons"]:
+        out.append(
+            '<ul class="reasons">'
+            + "".join(
+                f'<li><span class="nodeset">{escape(r["nodeset"])}</span>: {escape(r["reason"])}</li>'
+                for r in group["reasons"]
+            )
+            + "</ul>"
+        )
+    entry = outputs.get(group["output"]) if group["output"] else None
+    if group["no_log"]:
+        out.append('<p class="muted nolog">Output hidden (no_log).</p>')
+    elif group["diff"] is not None:
+        out.append('<pre class="diff">' + "".join(_diff_line(line) for line in group["diff"].splitlines()) + "</pre>")
+    elif not group["baseline"] and entry:
+        out.append('<p class="muted">Same output as the baseline.</p>')
+    elif entry and entry["text"]:
+        out.append(f'<pre class="output">{escape(entry["text"])}</pre>')
+    return out + ["</div>"]
+
+
+def _diff_line(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        css = "diff-file"
+    elif line.startswith("@@"):
+        css = "diff-hunk"
+    elif line.startswith("+"):
+        css = "diff-add"
+    elif line.startswith("-"):
+        css = "diff-del"
+    else:
+        css = "diff-ctx"
+    return f'<span class="{css}">{escape(line)}</span>'

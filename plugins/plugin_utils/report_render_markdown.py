@@ -1,0 +1,64 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render a report as Markdown: a summary table, then each task's groups with outputs and diffs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """Render the whole report as a Markdown document (blocks separated by one blank line)."""
+    blocks = [f"# Fleet report `{report['name']}`"]
+    if report.get("interrupted"):
+        blocks.append(f"**Interrupted by {report['interrupted']}**: hosts still running are marked `interrupted`.")
+    elif not report["complete"]:
+        blocks.append("**Incomplete**: the run ended before its summary.")
+    counts = ", ".join(f"{status} {count}" for status, count in report["counts"].items()) or "none"
+    blocks.append(f"Hosts: {len(report['hosts'])} ({counts})")
+    blocks += [f"> Warning: {_inline(warning)}" for warning in report.get("warnings", [])]
+    table = ["| Task | Hosts | Statuses | Groups |", "|---|---:|---|---:|"]
+    for task in report["tasks"]:
+        statuses = ", ".join(f"{s} {n}" for s, n in task["counts"].items())
+        table.append(f"| {_inline(_title(task))} | {task['hosts']} | {statuses} | {len(task['groups'])} |")
+    blocks.append("\n".join(table))
+    for task in report["tasks"]:
+        blocks.append(f"## {_inline(_title(task))}")
+        has_diff = any(g["diff"] is not None for g in task["groups"])
+        for group in task["groups"]:
+            blocks += _group(group, report["outputs"], has_diff)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _title(task: Mapping[str, Any]) -> str:
+    return f"{task['play']}: {task['name']}" if task.get("play") else task["name"]
+
+
+def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool) -> list[str]:
+    rc = f", rc {group['rc']}" if group["rc"] is not None else ""
+    role = " (baseline)" if group["baseline"] and has_diff else ""
+    blocks = [f"### `{group['nodeset']}` ({group['count']}): {group['status']}{rc}{role}"]
+    if group["reasons"]:
+        blocks.append("\n".join(f"- `{r['nodeset']}`: {_inline(r['reason'])}" for r in group["reasons"]))
+    entry = outputs.get(group["output"]) if group["output"] else None
+    if group["no_log"]:
+        blocks.append("_Output hidden (no\\_log)._")
+    elif group["diff"] is not None:
+        blocks.append(_fence(group["diff"], "diff"))
+    elif entry is not None and not group["baseline"]:
+        blocks.append("_Same output as the baseline._")
+    elif entry is not None:
+        blocks.append(_fence(entry["text"], "text"))
+    return blocks
+
+
+def _fence(text: str, lang: str) -> str:
+    # The fence must be longer than any backtick run inside, or the output would close it.
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"([\\`*_<\[\]|])", r"\\\1", text.replace("\n", " "))

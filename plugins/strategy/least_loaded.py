@@ -1,0 +1,236 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: least_loaded
+short_description: Run a play on the least-loaded hosts first, only where a gate holds
+version_added: "0.1.0"
+description:
+  - Host-pinned scheduling (like P(ansible.builtin.host_pinned#strategy)) with a probe step. At play start every
+    targeted host runs M(azlin.fleet.fleet_probe) in parallel (the result is registered as C(fleet_probe)). Hosts are
+    gated, scored, ordered least loaded first (ties by name) and the best C(fleet_count) are selected.
+  - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
+    A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts.
+  - Gated, unmeasurable (probe failed) and not-selected hosts run nothing. The whole plan is sent to callbacks as
+    the custom event C(v2_playbook_on_fleet_plan(plan)) (sent again if a re-probe changes it) and printed.
+  - Settings are play vars (or extra vars), read once at play start. The same decisions are available without
+    this strategy through the M(azlin.fleet.route) action, since ansible-core 2.19 warns about every strategy
+    plugin outside ansible.builtin.
+  - Not supported, as with the free strategy it builds on, and warned about by it - C(max_fail_percentage),
+    C(run_once), C(any_errors_fatal).
+options:
+  fleet_gate:
+    description:
+      - Gate every host must pass to run, e.g. V(idle), V(cpu<50), V(mem<80 and load<0.7), V(users==0).
+      - Unset runs on every measurable host.
+    type: str
+    vars: [{name: fleet_gate}]
+  fleet_gate_mode:
+    description:
+      - V(skip) reports gated hosts with the reason and runs nothing on them. V(wait) re-probes gated hosts every
+        C(fleet_probe_interval) until they pass or C(fleet_gate_timeout) passes.
+    type: str
+    choices: [skip, wait]
+    default: skip
+    vars: [{name: fleet_gate_mode}]
+  fleet_gate_timeout:
+    description: Seconds to wait for gated hosts in V(wait) mode.
+    type: float
+    default: 300
+    vars: [{name: fleet_gate_timeout}]
+  fleet_route_by:
+    description: Score to order by. V(score) is the max of cpu %, mem % and 100*load1/cpus.
+    type: str
+    choices: [score, cpu, mem, load]
+    default: score
+    vars: [{name: fleet_route_by}]
+  fleet_count:
+    description: Run only on the N least-loaded hosts that pass the gate. Unset runs on all of them.
+    type: int
+    vars: [{name: fleet_count}]
+  fleet_parallel:
+    description: At most this many hosts run at once, as a number (V(5)) or a share of the targeted hosts (V(25%)). Unset uses forks.
+    type: str
+    vars: [{name: fleet_parallel}]
+  fleet_probe_ttl:
+    description: Metrics older than this many seconds are re-probed before a host starts.
+    type: float
+    default: 60
+    vars: [{name: fleet_probe_ttl}]
+  fleet_probe_interval:
+    description: CPU sampling interval of the probe in seconds (fractions allowed).
+    type: float
+    default: 1.0
+    vars: [{name: fleet_probe_interval}]
+  fleet_dry_run:
+    description: Probe and print the plan (order, metrics, verdicts) but run no task on any host.
+    type: bool
+    default: false
+    vars: [{name: fleet_dry_run}]
+author:
+  - azlin.fleet developers
+"""
+
+EXAMPLES = r"""
+# Run on every host, least loaded first, 2 at a time
+- hosts: pool_web_servers
+  strategy: azlin.fleet.least_loaded
+  vars:
+    fleet_parallel: 2
+  tasks:
+    - name: Run the tests
+      ansible.builtin.command: npm test
+
+# Only the 3 least-loaded hosts whose CPU is below 50 %
+- hosts: pool_ci
+  strategy: azlin.fleet.least_loaded
+  vars:
+    fleet_gate: cpu<50
+    fleet_count: 3
+  tasks:
+    - name: Build
+      ansible.builtin.command: make
+
+# Show the plan only: ansible-playbook site.yml -e fleet_dry_run=true -e fleet_gate=idle
+"""
+
+import time
+
+from ansible.errors import AnsibleError
+from ansible.executor.play_iterator import IteratingStates
+from ansible.playbook.block import Block
+from ansible.plugins.strategy.host_pinned import StrategyModule as HostPinnedStrategyModule
+from ansible.template import Templar
+from ansible.utils.display import Display
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import compile_gate
+from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
+    PLAN_EVENT,
+    SETTING_VARS,
+    RouteRun,
+    build_plan,
+    next_wait,
+    parse_parallel,
+    parse_settings,
+    plan_summary,
+    probe_from_result,
+    recheck_host,
+    selected_hosts,
+)
+
+display = Display()
+
+PROBE_VAR = "fleet_probe"
+
+
+class StrategyModule(HostPinnedStrategyModule):
+    def __init__(self, tqm) -> None:
+        super().__init__(tqm)
+        # the routing of this play; None until the probe step has run
+        self._route: RouteRun | None = None
+        self._probe_context = None
+
+    def run(self, iterator, play_context):  # type: ignore[override]
+        play = iterator._play
+        # kept for re-probes started from get_hosts_left, which gets no play context
+        self._probe_context = play_context
+        self._set_hosts_cache(play)
+        try:
+            settings = parse_settings(self._play_settings(play))
+        except FleetError as ex:
+            raise AnsibleError(str(ex), obj=play.get_ds()) from ex
+        hosts = super().get_hosts_left(iterator)
+        probes = self._probe(iterator, play_context, hosts, settings.probe_interval)
+        plan = build_plan(settings, probes.values())
+        waiting = next_wait(plan, settings)
+        if waiting:
+            display.display(f"Waiting up to {settings.gate_timeout:g}s for {len(waiting)} gated host(s): {', '.join(waiting)}")
+            waited = [h for h in hosts if h.name in waiting]
+            limits = {"wait_for": compile_gate(settings.parsed_gate), "wait_timeout": settings.gate_timeout}
+            probes.update(self._probe(iterator, play_context, waited, settings.probe_interval, limits))
+            plan = build_plan(settings, probes.values(), waited=settings.gate_timeout)
+        self._route = RouteRun(settings, plan, {name: p.at for name, p in probes.items()})
+        self._announce(plan)
+        chosen = set() if settings.dry_run else set(selected_hosts(plan))
+        for host in hosts:
+            if host.name not in chosen:
+                iterator.end_host(host.name)
+        if settings.parallel is not None and chosen:
+            # host_pinned keeps one host per worker slot busy, so the slot count is the number of active hosts
+            del self._workers[parse_parallel(settings.parallel, len(hosts)):]
+        return super().run(iterator, play_context)
+
+    def get_hosts_left(self, iterator):
+        hosts = super().get_hosts_left(iterator)
+        if self._route is None:
+            return hosts
+        self._recheck_stale(iterator, hosts)
+        rank = self._route.rank()
+        # reorder, never drop: 2.19's free loop indexes hosts_left with the previous pass's position
+        return sorted(hosts, key=lambda host: rank.get(host.name, len(rank)))
+
+    def _play_settings(self, play) -> dict:
+        variables = self._variable_manager.get_vars(play=play, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all)
+        templar = Templar(loader=self._loader, variables=variables)
+        return {name: templar.template(variables[name]) for name in SETTING_VARS if name in variables}
+
+    def _probe(self, iterator, play_context, hosts, interval, wait=None) -> dict:
+        """Run fleet_probe on the hosts through the worker pool; return a Probe per host."""
+        play = iterator._play
+        args = {"interval": interval, **(wait or {})}
+        name = "Wait for the fleet gate" if wait else "Probe host metrics"
+        block = Block.load(
+            {"block": [{"name": f"{name} (azlin.fleet.least_loaded)", "azlin.fleet.fleet_probe": args, "register": PROBE_VAR}]},
+            play=play, variable_manager=self._variable_manager, loader=self._loader,
+        )
+        task = block.block[0]
+        self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
+        for host in hosts:
+            # a result left from an earlier play must not pass for this probe
+            self._variable_manager.set_nonpersistent_facts(host.name, {PROBE_VAR: None})
+            task_vars = self._variable_manager.get_vars(play=play, host=host, task=task,
+                                                        _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all)
+            self.add_tqm_variables(task_vars, play=play)
+            self._queue_task(host, task, task_vars, play_context)
+        self._wait_on_pending_results(iterator)
+        now = time.monotonic()
+        probes = {}
+        for host in hosts:
+            result = self._variable_manager.get_vars(play=play, host=host).get(PROBE_VAR)
+            probes[host.name] = probe_from_result(host.name, result, now)
+            display.vvv(f"probe: {probes[host.name]}", host=host.name)
+        return probes
+
+    def _recheck_stale(self, iterator, hosts) -> None:
+        """Re-probe the next host to start when its metrics are older than the TTL."""
+        # only while nothing is in flight: a re-probe waits for pending results and must not take other tasks' results
+        if self._pending_results or self._route.settings.dry_run:
+            return
+        pristine = [h.name for h in hosts if iterator.get_state_for_host(h.name).run_state == IteratingStates.SETUP]
+        name = self._route.stale_next(pristine, time.monotonic())
+        if name is None:
+            return
+        host = next(h for h in hosts if h.name == name)
+        display.vvv("metrics older than fleet_probe_ttl; re-probing before dispatch", host=name)
+        probe = self._probe(iterator, self._probe_context, [host], self._route.settings.probe_interval)[name]
+        self._route.probed_at[name] = probe.at
+        plan = recheck_host(self._route.plan, self._route.settings, probe)
+        if name not in selected_hosts(plan):
+            iterator.end_host(name)
+        self._route.plan = plan
+        self._announce(plan)
+
+    def _announce(self, plan: dict) -> None:
+        """Print the plan and send it to callbacks as the custom event v2_playbook_on_fleet_plan."""
+        display.banner(f"FLEET PLAN [{'dry run' if plan['dry_run'] else 'gate: ' + str(plan['gate'] or 'none')}]")
+        for line in plan_summary(plan):
+            display.display(line)
+        # since 2.19 the task queue manager only dispatches the methods CallbackBase declares, so opt in the
+        # callbacks that implement the plan event
+        for callback in self._tqm._callback_plugins:
+            implemented = getattr(callback, "_implemented_callback_methods", None)
+            if callable(getattr(callback, PLAN_EVENT, None)) and implemented is not None and PLAN_EVENT not in implemented:
+                callback._implemented_callback_methods = frozenset(implemented) | {PLAN_EVENT}
+        self._tqm.send_callback(PLAN_EVENT, plan)

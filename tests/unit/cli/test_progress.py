@@ -1,0 +1,38 @@
+"""Reading the callback's events file while it is being written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from azlin_fleet_cli.progress import RunProgress, read_new_events
+
+
+def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"host": "web-1", "status": "ok"}) + "\n" + '{"host": "web-2", "sta')
+    first, offset = read_new_events(events, 0)
+    assert [e["host"] for e in first] == ["web-1"]
+    with open(events, "a") as handle:
+        handle.write('tus": "failed"}\n')
+    second, offset2 = read_new_events(events, offset)
+    assert second == [{"host": "web-2", "status": "failed"}]
+    assert offset2 == events.stat().st_size
+
+
+def test_missing_file_is_no_events(tmp_path: Path) -> None:
+    assert read_new_events(tmp_path / "absent", 7) == ([], 7)
+
+
+def test_progress_counts_hosts_and_failures() -> None:
+    progress = RunProgress()
+    for event in (
+        {"host": "web-1", "task": "probe", "status": "ok"},
+        {"host": "web-1", "task": "run", "status": "changed"},
+        {"host": "web-2", "task": "run", "status": "failed"},
+        {"host": "web-3", "task": "run", "status": "unreachable"},
+    ):
+        progress.add(event)
+    assert progress.describe() == "hosts 3 · failed 2 · run: web-3 unreachable"
+    progress.add({"event": "plan", "hosts": [{"host": h, "status": "selected"} for h in ("a", "b", "c", "d")]})
+    assert progress.describe().startswith("hosts 3/4 · failed 2")

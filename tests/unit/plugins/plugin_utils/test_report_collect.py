@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (
+    NormalizeOptions,
+    Outcome,
+    ReportCollector,
+    TaskInfo,
+    classify_result,
+    format_event,
+    truncate_output,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker
+
+
+@pytest.fixture
+def collector() -> ReportCollector:
+    report = ReportCollector(build_masker())
+    report.add_task(TaskInfo("t1", "Run command", "fleet", "run.yml:3"))
+    return report
+
+
+COMMAND_FAILED = {"rc": 2, "stdout": "out", "stderr": "err", "msg": "non-zero return code", "failed": True}
+
+
+@pytest.mark.parametrize(
+    ("event", "result", "expected"),
+    [
+        pytest.param("ok", {"rc": 0, "stdout": "hi", "stderr": "", "changed": False}, Outcome("ok", 0, "hi", ""), id="command-ok"),
+        pytest.param("ok", {"rc": 0, "stdout": "", "changed": True}, Outcome("changed", 0), id="changed"),
+        pytest.param(
+            "failed", COMMAND_FAILED, Outcome("failed", 2, "out", "err", "non-zero return code"), id="command-failed"
+        ),
+        pytest.param(
+            "unreachable",
+            {"msg": "ssh: connect to host 127.0.0.9 port 22: Connection refused", "unreachable": True},
+            Outcome("unreachable", reason="ssh: connect to host 127.0.0.9 port 22: Connection refused"),
+            id="unreachable-message-is-reason-not-output",
+        ),
+        pytest.param("ok", {"msg": "hello from debug"}, Outcome("ok", stdout="hello from debug"), id="debug-msg-is-output"),
+        pytest.param(
+            "ok",
+            {"changed": True, "results": [{"stdout": "a"}, {"stdout": "b"}]},
+            Outcome("changed", stdout="a\nb"),
+            id="loop-items-joined",
+        ),
+        pytest.param(
+            "failed",
+            {"failed": True, "timedout": {"frame": "x", "period": 5}, "msg": "The task timed out"},
+            Outcome("timeout", reason="The task timed out"),
+            id="task-timeout",
+        ),
+        pytest.param(
+            "skipped",
+            {"skipped": True, "fleet_status": "blocked", "fleet_reason": "requires 'build' which failed",
+             "fleet_step": "deploy", "fleet_attempts": 1},
+            Outcome("blocked", reason="requires 'build' which failed", step="deploy", attempts=1),
+            id="fleet-status-overrides",
+        ),
+        pytest.param(
+            "ok",
+            {"rc": 0, "stdout": "x", "delta": "0:01:02.500000", "attempts": 3},
+            Outcome("ok", 0, "x", attempts=3, duration=62.5),
+            id="delta-and-until-attempts",
+        ),
+        pytest.param("ok", {"fleet_status": "bogus", "msg": "m"}, Outcome("ok", stdout="m"), id="unknown-override-ignored"),
+    ],
+)
+def test_classify_result(event: str, result: dict, expected: Outcome) -> None:
+    assert classify_result(event, result) == expected
+
+
+def test_classify_no_log_keeps_only_status() -> None:
+    outcome = classify_result("failed", {**COMMAND_FAILED, "fleet_step": "s"}, no_log=True)
+    assert outcome == Outcome("failed", step="s")
+
+
+def test_identical_outputs_are_stored_once(collector: ReportCollector) -> None:
+    text = "x" * 1000 + "\n"
+    for index in range(5000):
+        collector.add_result(f"node-{index}", "t1", Outcome("ok", 0, "".join([text])))
+    assert len(collector.outputs) == 1
+    assert len({r.output for r in collector.results}) == 1
+    assert len(collector.results) == 5000
+
+
+def test_secret_is_masked_before_storage(collector: ReportCollector) -> None:
+    collector.add_result("web-1", "t1", Outcome("failed", 1, "login password=hunter2", "", reason="token=abc123 denied"))
+    stored = json.dumps([e.text for e in collector.outputs.values()] + [r.reason for r in collector.results])
+    assert "hunter2" not in stored and "abc123" not in stored
+    assert "password=********" in stored
+
+
+def test_different_secrets_group_together(collector: ReportCollector) -> None:
+    first = collector.add_result("web-1", "t1", Outcome("ok", 0, "token=aaa"))
+    second = collector.add_result("web-2", "t1", Outcome("ok", 0, "token=bbb"))
+    assert first.output == second.output
+
+
+def test_no_log_result_stores_nothing(collector: ReportCollector) -> None:
+    record = collector.add_result("web-1", "t1", Outcome("ok", 0, "the secret output", reason="why"), no_log=True)
+    assert record.output is None and record.reason is None and record.no_log
+    assert collector.outputs == {}
+
+
+def test_empty_output_has_no_key(collector: ReportCollector) -> None:
+    assert collector.add_result("web-1", "t1", Outcome("unreachable", reason="down")).output is None
+
+
+def test_truncation_keeps_head_and_tail_but_groups_by_full_content() -> None:
+    report = ReportCollector(build_masker(), NormalizeOptions(max_output=100))
+    head, tail = "H" * 60, "T" * 60
+    one = report.add_result("a", "t", Outcome("ok", 0, head + "middle-1" + tail))
+    two = report.add_result("b", "t", Outcome("ok", 0, head + "middle-2" + tail))
+    assert one.output != two.output
+    entry = report.outputs[one.output]
+    assert entry.truncated and entry.size == 128
+    assert entry.text.startswith("H" * 50) and entry.text.endswith("T" * 50)
+    assert "[... 28 characters truncated by azlin.fleet.fleet_report ...]" in entry.text
+
+
+def test_truncate_output_leaves_short_text_alone() -> None:
+    assert truncate_output("short", 10) == ("short", False)
+    assert truncate_output("x" * 50, 0) == ("x" * 50, False)
+
+
+def test_ignore_patterns_and_whitespace_normalize_comparison() -> None:
+    options = NormalizeOptions(ignore_patterns=(r"^\d\d:\d\d:\d\d ", r"pid \d+"), ignore_whitespace=True)
+    report = ReportCollector(build_masker(), options)
+    one = report.add_result("a", "t", Outcome("ok", 0, "12:00:01 started pid 41\n"))
+    two = report.add_result("b", "t", Outcome("ok", 0, "12:00:07   started  pid 977"))
+    three = report.add_result("c", "t", Outcome("ok", 0, "12:00:07 stopped pid 977"))
+    assert one.output == two.output != three.output
+    # The stored text is the first host's own output, not the normalized one.
+    assert report.outputs[one.output].text == "12:00:01 started pid 41\n"
+
+
+@pytest.mark.parametrize(("include_stderr", "same"), [(True, False), (False, True)])
+def test_include_stderr_decides_whether_stderr_splits_groups(include_stderr: bool, same: bool) -> None:
+    report = ReportCollector(build_masker(), NormalizeOptions(include_stderr=include_stderr))
+    one = report.add_result("a", "t", Outcome("ok", 0, "out", "warning: 1"))
+    two = report.add_result("b", "t", Outcome("ok", 0, "out", "warning: 2"))
+    assert (one.output == two.output) is same
+
+
+def test_bad_ignore_pattern_is_named() -> None:
+    with pytest.raises(FleetConfigError, match=r"Ignore pattern '\['"):
+        ReportCollector(build_masker(), NormalizeOptions(ignore_patterns=("[",)))
+
+
+def test_duration_from_start_time(collector: ReportCollector) -> None:
+    collector.start("web-1", "t1", 100.0)
+    assert collector.add_result("web-1", "t1", Outcome("ok"), now=101.25).duration == 1.25
+
+
+def test_interrupt_marks_running_and_unstarted_hosts(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("t2", "Long", "fleet"))
+    for host in ("web-1", "web-2", "web-3"):
+        collector.add_result(host, "t1", Outcome("ok", 0, "x"))
+    collector.start("web-1", "t2", 1.0)
+    collector.add_result("web-1", "t2", Outcome("ok", 0, "done"), now=2.0)
+    collector.start("web-2", "t2", 1.0)
+    marked = collector.mark_interrupted("SIGINT")
+    assert collector.interrupted == "SIGINT"
+    assert [(r.host, r.task_id, r.status) for r in marked] == [
+        ("web-2", "t2", "interrupted"),
+        ("web-3", "t2", "not_started"),
+    ]
+
+
+def test_add_plan_keeps_the_latest_plan_per_host_set(collector: ReportCollector) -> None:
+    plan = {"version": 1, "hosts": [{"host": "web-1", "status": "gated", "reasons": ["cpu 63% >= 50%"]}]}
+    assert collector.add_plan(plan) is True
+    assert collector.add_plan(dict(plan)) is False
+    reprobed = {"version": 1, "hosts": [{"host": "web-1", "status": "selected", "reasons": []}]}
+    assert collector.add_plan(reprobed) is True
+    other_play = {"version": 1, "hosts": [{"host": "web-2", "status": "selected", "reasons": []}]}
+    collector.add_plan(other_play)
+    assert collector.plans == [reprobed, other_play]
+
+
+def test_task_names_are_masked(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("t9", "Call api with token=abc"))
+    assert collector.tasks["t9"].name == "Call api with token=********"
+
+
+def test_format_event_has_no_output(collector: ReportCollector) -> None:
+    record = collector.add_result("web-1", "t1", Outcome("failed", 1, "sensitive output", step="build"))
+    line = json.loads(format_event(record, "Run command", "2026-01-01T00:00:00+00:00"))
+    assert line == {"host": "web-1", "task": "Run command", "status": "failed", "ts": "2026-01-01T00:00:00+00:00",
+                    "step": "build"}
