@@ -71,10 +71,14 @@ def make_output(task: int, size: int, variant: str | None) -> str:
 
 
 def load_callback(report_dir: str):
-    os.environ.update(AZLIN_FLEET_REPORT_DIR=report_dir, AZLIN_FLEET_REPORT_NAME="bench", AZLIN_FLEET_REPORT_SUMMARY="false")
+    os.environ.update(
+        AZLIN_FLEET_REPORT_DIR=report_dir, AZLIN_FLEET_REPORT_NAME="bench", AZLIN_FLEET_REPORT_SUMMARY="false"
+    )
     callback = callback_loader.get("azlin.fleet.fleet_report")
     if callback is None:
-        sys.exit("bench_report: cannot load azlin.fleet.fleet_report; run from the repo with ANSIBLE_CONFIG=ansible.cfg")
+        sys.exit(
+            "bench_report: cannot load azlin.fleet.fleet_report; run from the repo with ANSIBLE_CONFIG=ansible.cfg"
+        )
     callback.set_options()
     return callback
 
@@ -95,8 +99,11 @@ def feed(callback, hosts: int, tasks: int, size: int, divergent: float, trace: b
         baseline = make_output(t, size, None)
         for i, host in enumerate(host_objs):
             text = make_output(t, size, host.name) if i % every == every - 1 else baseline.encode().decode()
-            result = Result(host, task, {"changed": False, "rc": 0, "stdout": text, "stderr": "",
-                                         "delta": "0:00:00.010000", "msg": ""})
+            result = Result(
+                host,
+                task,
+                {"changed": False, "rc": 0, "stdout": text, "stderr": "", "delta": "0:00:00.010000", "msg": ""},
+            )
             del text
             start = time.perf_counter()
             callback.v2_runner_on_start(host, task)
@@ -124,26 +131,33 @@ def main() -> None:
         seconds, _ = feed(callback, args.hosts, args.tasks, args.size, args.divergent, trace=False)
         collector = callback._collector
         unique = sum(len(entry.text.encode()) for entry in collector.outputs.values())
-        print(f"host-tasks: {host_tasks} ({args.hosts} hosts x {args.tasks} tasks, {args.size // 1024} KB outputs, "
-              f"{100 - args.divergent * 100:.0f} % identical)")
+        print(
+            f"host-tasks: {host_tasks} ({args.hosts} hosts x {args.tasks} tasks, {args.size // 1024} KB outputs, "
+            f"{100 - args.divergent * 100:.0f} % identical)"
+        )
         print(f"added time per host-task: {seconds / host_tasks * 1000:.3f} ms (goal < 2 ms); total {seconds:.2f} s")
         print(f"distinct outputs stored: {len(collector.outputs)} ({unique / 2**20:.1f} MiB)")
         start = time.perf_counter()
         callback.v2_playbook_on_stats(None)
         end_seconds = time.perf_counter() - start
         sizes = {p.suffix: p.stat().st_size for p in Path(tmp).iterdir()}
-        print(f"end of run (group, diff, render, write json/md/html): {end_seconds:.2f} s; files: "
-              + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(sizes.items())))
+        print(
+            f"end of run (group, diff, render, write json/md/html): {end_seconds:.2f} s; files: "
+            + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(sizes.items()))
+        )
         del callback, collector
         gc.collect()
         # Pass 2: memory.
         callback = load_callback(tmp)
         _, peak = feed(callback, args.hosts, args.tasks, args.size, args.divergent, trace=True)
-        print(f"peak memory while collecting (tracemalloc): {peak / 2**20:.1f} MiB; "
-              f"ratio to distinct outputs: {peak / unique:.2f} (goal: proportional, ~1)")
+        print(
+            f"peak memory while collecting (tracemalloc): {peak / 2**20:.1f} MiB; "
+            f"ratio to distinct outputs: {peak / unique:.2f} (goal: proportional, ~1)"
+        )
         raw_total = host_tasks * args.size
-        print(f"for scale: all outputs together would be {raw_total / 2**20:.0f} MiB "
-              f"({raw_total / peak:.1f}x the peak)")
+        print(
+            f"for scale: all outputs together would be {raw_total / 2**20:.0f} MiB ({raw_total / peak:.1f}x the peak)"
+        )
 
 
 if __name__ == "__main__":

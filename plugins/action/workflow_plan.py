@@ -12,8 +12,7 @@ description:
   - Every problem is reported at once, each with its location (file, line and path): unknown keys, wrong types,
     duplicate step names, unknown dependencies, dependency cycles (as a path such as C(a -> b -> a)), bad gate
     expressions in C(when), misused C(on_failure) steps, missing scripts.
-  - With O(outcome_hosts), judges a finished run instead: fails when any step failed, timed out, was blocked or not
-    started on any of those hosts, listing them.
+  - With O(outcome), judges a finished run on each host instead, without connecting to it.
 options:
   file:
     description: Path of the workflow YAML file. Relative C(script) paths are resolved against its directory.
@@ -38,10 +37,13 @@ options:
     description: Number of hosts the run targets (resolves O(run) C(fleet_parallel) given as C(N%)).
     type: int
     default: 0
-  outcome_hosts:
-    description: Hosts whose recorded step states decide the outcome of a finished run.
-    type: list
-    elements: str
+  outcome:
+    description:
+      - Judge this host after a run instead of planning: fail it when any of its steps failed, timed out, was
+        blocked or not started, with RV(fleet_status) set to the worst of those (so a host that never started is
+        reported V(not_started), not V(failed)).
+    type: bool
+    default: false
   states_var:
     description: Name of the registered variable holding each host's last step result.
     type: str
@@ -60,9 +62,9 @@ EXAMPLES = r"""
     file: deploy.yaml
   register: fleet_workflow
 
-- name: Fail the run if any step failed on any host
+- name: Fail this host if any of its steps failed (runs on the controller)
   azlin.fleet.workflow_plan:
-    outcome_hosts: "{{ groups['fleet_workflow_hosts'] }}"
+    outcome: true
 """
 
 RETURN = r"""
@@ -92,10 +94,16 @@ plan_lines:
   returned: when planning
   type: list
   elements: str
-fleet_failed_steps:
-  description: Host -> steps that failed the run there.
+fleet_status:
+  description: V(ok), or the worst status among this host's failed steps.
   returned: when judging an outcome
-  type: dict
+  type: str
+  sample: blocked
+fleet_reason:
+  description: The failed steps of this host with their status and reason.
+  returned: when judging an outcome
+  type: str
+  sample: "deploy failed: exit code 1; restart blocked: requires 'deploy', which failed on this host"
 """
 
 from dataclasses import asdict
@@ -107,7 +115,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError, FleetValidationError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import SETTING_VARS, parse_parallel, parse_settings
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
-    failed_steps,
+    judge_host,
     load_workflow_text,
     parse_workflow,
     plan_workflow,
@@ -124,7 +132,7 @@ ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "str"},
     "run": {"type": "dict"},
     "host_count": {"type": "int", "default": 0},
-    "outcome_hosts": {"type": "list", "elements": "str"},
+    "outcome": {"type": "bool"},
     "states_var": {"type": "str", "default": "fleet_step_last"},
 }
 
@@ -161,10 +169,10 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("file", "workflow", "run", "outcome_hosts")],
-            required_one_of=[("file", "workflow", "run", "outcome_hosts")],
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("file", "workflow", "run", "outcome")],
+            required_one_of=[("file", "workflow", "run", "outcome")],
         )
-        if args["outcome_hosts"] is not None:
+        if args["outcome"]:
             return self._outcome(result, args, task_vars)
         settings = None
         try:
@@ -203,22 +211,13 @@ class ActionModule(ActionBase):
         return result
 
     def _outcome(self, result, args, task_vars):
-        hostvars = task_vars.get("hostvars", {})
-        states = {}
-        for host in args["outcome_hosts"]:
-            last = hostvars.get(host, {}).get(args["states_var"])
-            states[host] = dict(last.get("fleet_states") or {}) if hasattr(last, "get") else {}
-        if not states:
-            result.update(failed=True, fleet_failed_steps={},
-                          msg="No host ran: every target was gated, unmeasurable or not selected (see the routing plan).")
-            return result
-        missing = sorted(h for h, s in states.items() if not s)
-        failed = failed_steps(states)
-        result.update(changed=False, fleet_failed_steps=failed)
-        if failed or missing:
-            parts = [f"{h}: {', '.join(steps)}" for h, steps in failed.items()]
-            parts += [f"{h}: no step recorded (host unreachable or removed)" for h in missing]
-            result.update(failed=True, msg="The run failed on " + f"{len(parts)} host(s): " + "; ".join(parts) + ".")
+        """Judge this host's recorded step states: fail it (with the worst status) if any step failed."""
+        last = task_vars.get(args["states_var"])
+        steps = dict(last.get("fleet_states") or {}) if hasattr(last, "get") else {}
+        status, reason = judge_host(steps)
+        result.update(changed=False, fleet_status=status, fleet_reason=reason, fleet_states=steps)
+        if status != "ok":
+            result.update(failed=True, msg=f"The run failed on this host: {reason}.")
         else:
-            result["msg"] = f"All steps succeeded or were skipped on {len(states)} host(s)."
+            result["msg"] = reason
         return result

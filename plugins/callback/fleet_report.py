@@ -145,7 +145,7 @@ class CallbackModule(CallbackBase):
         # Bookkeeping that is not report data: where and when, the events stream, signal chaining.
         self._started = datetime.now(UTC)
         self._play = ""
-        self._events = None
+        self._events = None  # the open events file; False once opening it failed
         self._written = False
         self._pid = os.getpid()
         self._previous_handlers: dict[int, object] = {}
@@ -173,16 +173,18 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook) -> None:
         self._collector.playbooks.append(os.path.basename(playbook._file_name))
-        self._open_events()
 
     def v2_playbook_on_play_start(self, play) -> None:
         self._play = play.get_name()
 
     def v2_playbook_on_task_start(self, task, is_conditional) -> None:
-        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or ""))
+        self._add_task(task)
 
     def v2_playbook_on_handler_task_start(self, task) -> None:
-        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", "handler"))
+        self._add_task(task, "handler")
+
+    def _add_task(self, task, kind: str = "task") -> None:
+        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", kind))
 
     def v2_runner_on_start(self, host, task) -> None:
         self._collector.start(host.get_name(), task._uuid, time.monotonic())
@@ -191,7 +193,7 @@ class CallbackModule(CallbackBase):
         self._record("ok", result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
-        self._record("failed", result, ignored=ignore_errors)
+        self._record("failed", result, ignored=bool(ignore_errors))
 
     def v2_runner_on_unreachable(self, result) -> None:
         self._record("unreachable", result)
@@ -206,7 +208,7 @@ class CallbackModule(CallbackBase):
         data = result.result
         no_log = bool(result.task.no_log) or bool(data.get("_ansible_no_log")) or "censored" in data
         task = result.task
-        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or ""))
+        self._add_task(task)
         if not no_log and isinstance(data.get("fleet_plan"), dict):
             self._collector.add_plan(data["fleet_plan"])
         outcome = classify_result(event, data, no_log=no_log)
@@ -250,27 +252,22 @@ class CallbackModule(CallbackBase):
 
     # --- live events file ---
 
-    def _open_events(self) -> None:
-        path = self.get_option("events_file")
-        if not path or self._events is not None:
-            return
-        try:
-            fd = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._events = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
-        except OSError as ex:
-            self._display.error_as_warning(f"Unable to open the fleet events file {path!r}; no live progress.", ex)
-
     def _emit(self, record, task_name: str) -> None:
-        if self._events is None:
+        path = self.get_option("events_file")
+        if not path or self._events is False:
             return
         try:
+            if self._events is None:
+                fd = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                self._events = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
             self._events.write(format_event(record, task_name, datetime.now(UTC).isoformat()) + "\n")
         except OSError as ex:
-            self._display.error_as_warning("Unable to append to the fleet events file; no more live progress.", ex)
+            self._display.error_as_warning(f"Unable to write the fleet events file {path!r}; no live progress.", ex)
             self._close_events()
+            self._events = False
 
     def _close_events(self) -> None:
-        if self._events is not None:
+        if self._events:
             self._events.close()
             self._events = None
 

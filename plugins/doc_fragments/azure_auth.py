@@ -97,4 +97,16 @@ options:
     env:
       - name: AZLIN_FLEET_CA_BUNDLE
     version_added: 0.1.0
+  max_retries:
+    description: How many times one request is retried on 429 (after its Retry-After), 5xx or a connection error.
+    type: int
+    default: 4
+    version_added: 0.1.0
+  retry_timeout:
+    description:
+      - Upper bound, in seconds, of the time one request may spend, retries and Retry-After waits included.
+      - A Retry-After longer than what is left fails the request at once rather than waiting past the bound.
+    type: float
+    default: 120
+    version_added: 0.1.0
 """

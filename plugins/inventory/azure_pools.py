@@ -12,12 +12,17 @@ description:
     are listed concurrently.
   - Groups are C(pool_<value>) for each tag key in O(pool_tags), C(tag_<key>_<value>) for every tag,
     C(rg_<resource group>), C(location_<location>) and C(powerstate_<state>); any character outside
-    C([A-Za-z0-9_]) becomes C(_). O(keyed_groups), O(groups) and O(compose) work as in P(ansible.builtin.constructed#inventory).
+    C([A-Za-z0-9_]) becomes C(_).
+  - O(keyed_groups), O(groups) and O(compose) work as in P(ansible.builtin.constructed#inventory).
   - Host variables are prefixed C(azure_). Azure data is never treated as a template.
   - Two VMs with the same name (in different resource groups or subscriptions) both appear, as
     C(<name>_<resource group>) (plus C(_<subscription id>) when still ambiguous).
   - With C(-v) it prints how many VMs it saw, how many hosts it added and how many it filtered out, and why.
   - The configuration file name must end with C(azure_pools.yml) or C(azure_pools.yaml).
+notes:
+  - When the file cannot be used (an unknown option, a missing credential), Ansible also tries its other enabled
+    inventory plugins on it and lists their failures after this plugin's. Put C(azlin.fleet.azure_pools) first in
+    C(enable_plugins) (or alone) to see only its message, and set C(unparsed_is_failed) to make it fatal.
 requirements:
   - azure-identity
   - azure-mgmt-compute
@@ -41,16 +46,19 @@ options:
     default: []
     env:
       - name: AZURE_SUBSCRIPTION_ID
+    version_added: 0.1.0
   resource_groups:
     description: Keep only VMs whose resource group matches one of these globs (case-insensitive). Empty keeps all.
     type: list
     elements: str
     default: []
+    version_added: 0.1.0
   vm_names:
     description: Keep only VMs whose name matches one of these globs. Empty keeps all.
     type: list
     elements: str
     default: []
+    version_added: 0.1.0
   include_tags:
     description:
       - Keep only VMs that match every entry. An entry is C(key) (the tag exists) or C(key=glob) (its value matches).
@@ -58,11 +66,13 @@ options:
     type: list
     elements: str
     default: []
+    version_added: 0.1.0
   exclude_tags:
     description: Drop VMs that match any entry (same syntax as O(include_tags)).
     type: list
     elements: str
     default: []
+    version_added: 0.1.0
   power_states:
     description:
       - Keep only VMs in one of these power states. The default keeps running VMs only.
@@ -71,11 +81,13 @@ options:
     type: list
     elements: str
     default: [running]
+    version_added: 0.1.0
   pool_tags:
     description: Tag keys whose values name pools; each gives a C(pool_<value>) group and an entry of C(azure_pools).
     type: list
     elements: str
     default: [azlin-pool, pool, azlin-session]
+    version_added: 0.1.0
   hostname_source:
     description:
       - Where C(ansible_host) comes from, in order of preference; the first one the VM has wins.
@@ -84,11 +96,13 @@ options:
     elements: str
     default: [public_ip, private_ip, name]
     choices: [public_ip, private_ip, public_fqdn, name]
+    version_added: 0.1.0
   jump_host:
     description:
       - SSH jump host (C([user@]host[:port])) for VMs without a public IP. Such hosts get
         C(ansible_ssh_common_args=-o ProxyJump=<jump_host>).
     type: str
+    version_added: 0.1.0
   fail_on_partial:
     description:
       - What to do when some subscriptions cannot be listed (403, or 429/5xx after the retries).
@@ -98,20 +112,12 @@ options:
       - When every subscription fails, the inventory fails either way.
     type: bool
     default: false
-  max_retries:
-    description: How many times one request is retried on 429 (after Retry-After), 5xx or a connection error.
-    type: int
-    default: 4
-  retry_timeout:
-    description:
-      - Upper bound, in seconds, of the time one request may spend including retries and Retry-After waits.
-      - A Retry-After longer than what is left fails the request at once rather than waiting past the bound.
-    type: float
-    default: 120
+    version_added: 0.1.0
   max_concurrency:
     description: How many list calls run at the same time (across subscriptions).
     type: int
     default: 8
+    version_added: 0.1.0
 """
 
 EXAMPLES = r"""
@@ -169,13 +175,10 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils import azure_vms
-from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import build_credential, resolve_auth
+from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import AUTH_OPTIONS, build_credential, resolve_auth
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
 
 display = Display()
-
-_AUTH_OPTIONS = ("auth_source", "cloud_environment", "authority_host", "arm_endpoint", "disable_instance_discovery",
-                 "client_id", "tenant_id", "client_secret", "federated_token_file", "ca_bundle")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -192,7 +195,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         config = self._read_config_data(path)
         try:
             azure_vms.check_known_options(config, self._options)
-            settings = resolve_auth({name: self.get_option(name) for name in _AUTH_OPTIONS})
+            settings = resolve_auth({name: self.get_option(name) for name in AUTH_OPTIONS})
             vm_filter = azure_vms.VmFilter(
                 power_states=tuple(self.get_option("power_states")),
                 resource_groups=tuple(self.get_option("resource_groups")),
@@ -208,9 +211,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._populate(kept)
         except FleetError as ex:
             raise AnsibleParserError(ex.message) from ex
-        filtered = ", ".join(f"{reason}: {n}" for reason, n in dropped.items()) or "none"
-        display.v(f"azure_pools: {len(fetched['subscriptions'])} subscription(s) listed, {len(records)} VMs seen, "
-                  f"{len(kept)} hosts added, {len(records) - len(kept)} filtered out ({filtered})")
+        display.v(f"azure_pools: {azure_vms.summarize_listing(len(fetched['subscriptions']), records, kept, dropped)}")
 
     def _fetch_cached(self, path: str, cache: bool, settings) -> dict:
         """The fetched plain data (never credentials), from the inventory cache when allowed."""
@@ -230,24 +231,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # Imported here: the SDK clients take a moment to import and are not needed for a cache hit.
         from ansible_collections.azlin.fleet.plugins.plugin_utils import azure_fetch
 
-        clients = azure_fetch.open_clients(build_credential(settings), settings, max_retries=self.get_option("max_retries"),
-                                           retry_timeout=self.get_option("retry_timeout"))
+        clients = azure_fetch.open_clients(
+            build_credential(settings),
+            settings,
+            max_retries=self.get_option("max_retries"),
+            retry_timeout=self.get_option("retry_timeout"),
+        )
         try:
-            fetched = azure_fetch.fetch_inventory(clients, self.get_option("subscriptions"),
-                                                  max_workers=self.get_option("max_concurrency"))
+            fetched = azure_fetch.fetch_inventory(
+                clients, self.get_option("subscriptions"), max_workers=self.get_option("max_concurrency")
+            )
         finally:
-            clients.compute.close()
-            clients.network.close()
+            clients.close()
         display.vvvv(f"azure_pools: {fetched['pages']} pages listed, {clients.retry.retries} retries")
-        for sub in fetched["skipped"]:
-            display.warning(f"Skipped Azure subscription {sub!r}: it is disabled or deleted, so it cannot be listed.")
-        failures = fetched["failures"]
-        if failures and (self.get_option("fail_on_partial") or not fetched["subscriptions"]):
-            why = "fail_on_partial is true" if fetched["subscriptions"] else "no subscription could be listed"
-            raise AnsibleParserError(f"{'; '.join(failures.values())}. The inventory fails because {why}.")
-        for sub, message in failures.items():
-            display.warning(f"{message}. Skipped subscription {sub!r}: its VMs are missing from this inventory. "
-                            "Set fail_on_partial: true to fail instead.")
+        for warning in azure_fetch.partial_failure_warnings(
+            fetched, fail_on_partial=self.get_option("fail_on_partial")
+        ):
+            display.warning(warning)
         return fetched
 
     def _populate(self, records: list) -> None:
@@ -257,8 +257,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         strict = self.get_option("strict")
         compose, groups, keyed = self.get_option("compose"), self.get_option("groups"), self.get_option("keyed_groups")
         for name, record in zip(azure_vms.host_names(records), records, strict=True):
-            hostvars = wrap_var(azure_vms.hostvars_for(record, hostname_source=hostname_source, pool_keys=pool_keys,
-                                                       jump_host=jump_host))
+            hostvars = wrap_var(
+                azure_vms.hostvars_for(
+                    record, hostname_source=hostname_source, pool_keys=pool_keys, jump_host=jump_host
+                )
+            )
             self.inventory.add_host(name)
             for var, value in hostvars.items():
                 self.inventory.set_variable(name, var, value)

@@ -25,7 +25,7 @@ def parse_loadavg(text):
     try:
         return float(fields[0]), float(fields[1]), float(fields[2])
     except ValueError:
-        raise ValueError("load averages in /proc/loadavg are not numbers: %r" % text[:80])
+        raise ValueError("load averages in /proc/loadavg are not numbers: %r" % text[:80]) from None
 
 
 def parse_stat(text):
@@ -45,7 +45,7 @@ def parse_stat(text):
             try:
                 ticks = [int(f) for f in fields]
             except ValueError:
-                raise ValueError("the 'cpu' line of /proc/stat holds a non-number: %r" % line[:80])
+                raise ValueError("the 'cpu' line of /proc/stat holds a non-number: %r" % line[:80]) from None
             idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
             total = sum(ticks)
             busy = total - idle
@@ -80,7 +80,7 @@ def parse_meminfo(text):
                 try:
                     values[key.strip()] = int(parts[0])
                 except ValueError:
-                    raise ValueError("/proc/meminfo field %r is not a number: %r" % (key, rest.strip()))
+                    raise ValueError("/proc/meminfo field %r is not a number: %r" % (key, rest.strip())) from None
     if "MemTotal" not in values:
         raise ValueError("no MemTotal in /proc/meminfo")
     if "MemAvailable" not in values:
@@ -99,7 +99,7 @@ def parse_uptime(text):
     try:
         return float(fields[0])
     except (IndexError, ValueError):
-        raise ValueError("/proc/uptime does not start with a number: %r" % text[:80])
+        raise ValueError("/proc/uptime does not start with a number: %r" % text[:80]) from None
 
 
 def _cstring(raw):
@@ -120,12 +120,14 @@ def parse_utmp(data):
         fields = struct.unpack_from(UTMP_FORMAT, data, offset)
         if fields[0] != USER_PROCESS:
             continue
-        sessions.append({
-            "user": _cstring(fields[5]),
-            "line": _cstring(fields[3]),
-            "host": _cstring(fields[6]),
-            "login": fields[10] + fields[11] / 1e6,
-        })
+        sessions.append(
+            {
+                "user": _cstring(fields[5]),
+                "line": _cstring(fields[3]),
+                "host": _cstring(fields[6]),
+                "login": fields[10] + fields[11] / 1e6,
+            }
+        )
     return sessions
 
 

@@ -25,8 +25,8 @@ options:
   wait_for:
     description:
       - Numeric limits the host must meet, as compiled from a gate by the controller (the
-        P(azlin.fleet.least_loaded#strategy) strategy, or RV(azlin.fleet.route#action:fleet_wait.limits) of the route action).
-        Write gates with the gate grammar (C(fleet_gate)), not by hand.
+        P(azlin.fleet.least_loaded#strategy) strategy, or RV(azlin.fleet.route#module:fleet_wait) of the route
+        action). Write gates with the gate grammar (C(fleet_gate)), not by hand.
       - When set, the module re-measures every O(interval) until the limits hold or O(wait_timeout) passes, and
         returns the last metrics with RV(gate_met).
     type: list
@@ -138,6 +138,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.azlin.fleet.plugins.module_utils.proc_metrics import (
     cpu_percent,
     meets_limits,
@@ -161,15 +162,17 @@ def _read(path, mode="r"):
         with open(path, mode) as handle:
             return handle.read()
     except (IOError, OSError) as ex:
-        raise ProbeError("Cannot read %s: %s. The host is unmeasurable; check that /proc is mounted and readable."
-                         % (path, ex.strerror or ex))
+        raise ProbeError(
+            "Cannot read %s: %s. The host is unmeasurable; check that /proc is mounted and readable."
+            % (path, ex.strerror or ex)
+        ) from None
 
 
 def _parse(path, parser, text):
     try:
         return parser(text)
     except ValueError as ex:
-        raise ProbeError("Cannot parse %s: %s." % (path, ex))
+        raise ProbeError("Cannot parse %s: %s." % (path, ex)) from None
 
 
 def _sessions(now):
@@ -232,7 +235,9 @@ def main():
     )
     interval = module.params["interval"]
     if interval < 0 or interval > 60:
-        module.fail_json(msg="Invalid interval %r: it must be between 0 and 60 seconds. Use e.g. interval: 1." % interval)
+        module.fail_json(
+            msg="Invalid interval %r: it must be between 0 and 60 seconds. Use e.g. interval: 1." % interval
+        )
     try:
         if module.params["wait_for"] is None:
             module.exit_json(changed=False, metrics=measure(interval))
@@ -241,7 +246,9 @@ def main():
     except ProbeError as ex:
         module.fail_json(msg=str(ex), unmeasurable=True)
     except (KeyError, TypeError, ValueError) as ex:
-        module.fail_json(msg="Invalid wait_for %r: %s. Pass the limits the route action returns." % (module.params["wait_for"], ex))
+        module.fail_json(
+            msg="Invalid wait_for %r: %s. Pass the limits the route action returns." % (module.params["wait_for"], ex)
+        )
     module.exit_json(changed=False, metrics=metrics, gate_met=met, waited=waited)
 
 

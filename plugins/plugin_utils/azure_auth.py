@@ -17,6 +17,19 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetCon
 
 AuthSource = Literal["auto", "cli", "env", "msi", "workload_identity", "credential"]
 AUTH_SOURCES: tuple[str, ...] = ("auto", "cli", "env", "msi", "workload_identity", "credential")
+# The options resolve_auth reads (azlin.fleet.azure_auth doc fragment).
+AUTH_OPTIONS: tuple[str, ...] = (
+    "auth_source",
+    "cloud_environment",
+    "authority_host",
+    "arm_endpoint",
+    "disable_instance_discovery",
+    "client_id",
+    "tenant_id",
+    "client_secret",
+    "federated_token_file",
+    "ca_bundle",
+)
 
 # cloud_environment -> (authority host, ARM endpoint)
 CLOUDS: dict[str, tuple[str, str]] = {
@@ -69,7 +82,10 @@ class AuthSettings:
 
     def __repr__(self) -> str:
         # Keep the secret out of tracebacks and debug output.
-        return f"AuthSettings(auth_source={self.auth_source!r}, authority={self.authority!r}, arm_endpoint={self.arm_endpoint!r})"
+        return (
+            f"AuthSettings(auth_source={self.auth_source!r}, authority={self.authority!r}, "
+            f"arm_endpoint={self.arm_endpoint!r})"
+        )
 
 
 def _host_of(authority: str) -> str:
@@ -85,13 +101,15 @@ def resolve_auth(options: Mapping[str, Any]) -> AuthSettings:
     source = options.get("auth_source") or "auto"
     if source not in AUTH_SOURCES:
         raise FleetConfigError(
-            "Invalid auth_source", f"{source!r} is not one of {', '.join(AUTH_SOURCES)}",
+            "Invalid auth_source",
+            f"{source!r} is not one of {', '.join(AUTH_SOURCES)}",
             "Set auth_source to one of those values.",
         )
     cloud = options.get("cloud_environment") or "AzureCloud"
     if cloud not in CLOUDS:
         raise FleetConfigError(
-            "Invalid cloud_environment", f"{cloud!r} is not one of {', '.join(CLOUDS)}",
+            "Invalid cloud_environment",
+            f"{cloud!r} is not one of {', '.join(CLOUDS)}",
             "Pick a cloud, or set authority_host and arm_endpoint for any other one.",
         )
     default_authority, default_arm = CLOUDS[cloud]
@@ -101,7 +119,9 @@ def resolve_auth(options: Mapping[str, Any]) -> AuthSettings:
     arm_endpoint = (options.get("arm_endpoint") or default_arm).rstrip("/")
     if not arm_endpoint.startswith("https://"):
         raise FleetConfigError(
-            "Invalid arm_endpoint", f"{arm_endpoint!r} is not an https URL", "Write it as https://host[:port].",
+            "Invalid arm_endpoint",
+            f"{arm_endpoint!r} is not an https URL",
+            "Write it as https://host[:port].",
         )
     discovery = options.get("disable_instance_discovery")
     if discovery is None:
@@ -145,7 +165,10 @@ def build_credential(settings: AuthSettings) -> Any:
     has_secret = bool(settings.client_id and settings.tenant_id and settings.client_secret)
     if source in ("credential", "env") or (source == "auto" and has_secret):
         return identity.ClientSecretCredential(
-            settings.tenant_id, settings.client_id, settings.client_secret, **authority_kwargs,
+            settings.tenant_id,
+            settings.client_id,
+            settings.client_secret,
+            **authority_kwargs,
         )
     if source == "cli":
         return identity.AzureCliCredential(tenant_id=settings.tenant_id or "")
@@ -153,8 +176,10 @@ def build_credential(settings: AuthSettings) -> Any:
         return identity.ManagedIdentityCredential(client_id=settings.client_id, **settings.transport_options)
     if source == "workload_identity":
         return identity.WorkloadIdentityCredential(
-            tenant_id=settings.tenant_id, client_id=settings.client_id,
-            token_file_path=settings.federated_token_file, **authority_kwargs,
+            tenant_id=settings.tenant_id,
+            client_id=settings.client_id,
+            token_file_path=settings.federated_token_file,
+            **authority_kwargs,
         )
     # Pass only what is set: DefaultAzureCredential's own defaults come from the environment.
     chain_kwargs = {

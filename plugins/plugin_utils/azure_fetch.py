@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +74,9 @@ class BoundedRetryPolicy(RetryPolicy):
         wait = self.get_retry_after(response) if response is not None else None
         left = settings["deadline"] - time.monotonic()
         if wait is not None and wait > left:
-            raise RetryTimeExceeded(f"Retry-After asks for {wait:g}s but only {max(left, 0):.0f}s of retry time are left")
+            raise RetryTimeExceeded(
+                f"Retry-After asks for {wait:g}s but only {max(left, 0):.0f}s of retry time are left"
+            )
         super().sleep(settings, transport, response=response)
 
 
@@ -85,6 +87,15 @@ class ArmClients:
     compute: Any
     network: Any
     retry: BoundedRetryPolicy
+    credential: Any = None
+
+    def close(self) -> None:
+        """Close the clients' and the credential's HTTP sessions."""
+        self.compute.close()
+        self.network.close()
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
 
 
 def open_clients(credential: Any, settings: AuthSettings, *, max_retries: int, retry_timeout: float) -> ArmClients:
@@ -107,6 +118,16 @@ def open_clients(credential: Any, settings: AuthSettings, *, max_retries: int, r
         compute=ComputeManagementClient(credential, "", **common),
         network=NetworkManagementClient(credential, "", **common),
         retry=retry,
+        credential=credential,
+    )
+
+
+def _authentication_failed(ex: ClientAuthenticationError) -> FleetConfigError:
+    # Fatal for every subscription alike, so it is a config error rather than a partial failure.
+    return FleetConfigError(
+        "Failed to authenticate to Azure",
+        str(ex).splitlines()[0],
+        "Check the credential options (auth_source, client_id, tenant_id, client_secret).",
     )
 
 
@@ -138,8 +159,9 @@ def fetch_pages(client: Any, url: str, *, what: str, subscription_id: str = "") 
             raise AzureListError(subject, str(ex).splitlines()[0], subscription_id=subscription_id) from ex
         pages += 1
         if response.status_code >= 400:
-            raise AzureListError(subject, _error_text(response), subscription_id=subscription_id,
-                                 status=response.status_code)
+            raise AzureListError(
+                subject, _error_text(response), subscription_id=subscription_id, status=response.status_code
+            )
         body = response.json()
         items.extend(body.get("value") or [])
         # ARM's nextLink is absolute and carries api-version; follow it verbatim.
@@ -149,8 +171,7 @@ def fetch_pages(client: Any, url: str, *, what: str, subscription_id: str = "") 
 
 def fetch_subscriptions(clients: ArmClients) -> tuple[list[dict[str, Any]], int]:
     """List the subscriptions the credential can see."""
-    return fetch_pages(clients.compute, f"/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}",
-                       what="subscriptions")
+    return fetch_pages(clients.compute, f"/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}", what="subscriptions")
 
 
 def listable_subscription_ids(subscriptions: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -164,7 +185,8 @@ def listable_subscription_ids(subscriptions: Sequence[dict[str, Any]]) -> tuple[
 
 def fetch_vms(clients: ArmClients, subscription_id: str, *, status_only: bool = True) -> tuple[list[dict], int]:
     """List every VM of a subscription; with ``status_only`` each item carries its instance-view statuses."""
-    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines?api-version={COMPUTE_API_VERSION}"
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachines"
+    url += f"?api-version={COMPUTE_API_VERSION}"
     if status_only:
         url += "&statusOnly=true"
     return fetch_pages(clients.compute, url, what="virtual machines", subscription_id=subscription_id)
@@ -172,13 +194,15 @@ def fetch_vms(clients: ArmClients, subscription_id: str, *, status_only: bool = 
 
 def fetch_nics(clients: ArmClients, subscription_id: str) -> tuple[list[dict], int]:
     """List every network interface of a subscription."""
-    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/networkInterfaces?api-version={NETWORK_API_VERSION}"
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/networkInterfaces"
+    url += f"?api-version={NETWORK_API_VERSION}"
     return fetch_pages(clients.network, url, what="network interfaces", subscription_id=subscription_id)
 
 
 def fetch_public_ips(clients: ArmClients, subscription_id: str) -> tuple[list[dict], int]:
     """List every public IP address of a subscription."""
-    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/publicIPAddresses?api-version={NETWORK_API_VERSION}"
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Network/publicIPAddresses"
+    url += f"?api-version={NETWORK_API_VERSION}"
     return fetch_pages(clients.network, url, what="public IP addresses", subscription_id=subscription_id)
 
 
@@ -211,10 +235,7 @@ def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_wor
             try:
                 items, count = future.result()
             except ClientAuthenticationError as ex:
-                raise FleetConfigError(
-                    "Failed to authenticate to Azure", str(ex).splitlines()[0],
-                    "Check the credential options (auth_source, client_id, tenant_id, client_secret).",
-                ) from ex
+                raise _authentication_failed(ex) from ex
             except AzureListError as ex:
                 failures.setdefault(sub, ex.message)
                 continue
@@ -223,8 +244,11 @@ def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_wor
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, 3 * len(subscription_ids)))) as pool:
         collect({(sub, kind): pool.submit(fn, clients, sub) for sub in subscription_ids for kind, fn in _LISTS.items()})
-        need_models = [sub for sub in subscription_ids
-                       if sub not in failures and results[sub]["vms"] and not has_vm_model(results[sub]["vms"])]
+        need_models = [
+            sub
+            for sub in subscription_ids
+            if sub not in failures and results[sub]["vms"] and not has_vm_model(results[sub]["vms"])
+        ]
         collect({(sub, "vm_models"): pool.submit(fetch_vms, clients, sub, status_only=False) for sub in need_models})
     return {
         "subscriptions": {sub: data for sub, data in sorted(results.items()) if sub not in failures},
@@ -233,7 +257,9 @@ def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_wor
     }
 
 
-def fetch_inventory(clients: ArmClients, subscription_ids: Sequence[str] = (), *, max_workers: int = 8) -> dict[str, Any]:
+def fetch_inventory(
+    clients: ArmClients, subscription_ids: Sequence[str] = (), *, max_workers: int = 8
+) -> dict[str, Any]:
     """Everything the inventory needs, as plain data: ``fetch_fleet`` of the given subscriptions, or of every
     subscription the credential sees when none are given (then ``skipped`` lists those in a state that cannot be
     listed). Failing to list subscriptions or to authenticate raises a FleetError: there is nothing to return.
@@ -244,17 +270,41 @@ def fetch_inventory(clients: ArmClients, subscription_ids: Sequence[str] = (), *
         try:
             items, pages = fetch_subscriptions(clients)
         except ClientAuthenticationError as ex:
-            raise FleetConfigError(
-                "Failed to authenticate to Azure", str(ex).splitlines()[0],
-                "Check the credential options (auth_source, client_id, tenant_id, client_secret).",
-            ) from ex
+            raise _authentication_failed(ex) from ex
         subscription_ids, skipped = listable_subscription_ids(items)
         if not subscription_ids:
             raise FleetConfigError(
-                "No Azure subscription to list", "the credential sees no enabled subscription",
+                "No Azure subscription to list",
+                "the credential sees no enabled subscription",
                 "Grant the identity Reader on a subscription, or set the subscriptions option.",
             )
     fetched = fetch_fleet(clients, sorted(set(subscription_ids)), max_workers=max_workers)
     fetched["pages"] += pages
     fetched["skipped"] = skipped
     return fetched
+
+
+def partial_failure_warnings(fetched: Mapping[str, Any], *, fail_on_partial: bool) -> list[str]:
+    """Warnings for skipped and failed subscriptions of a ``fetch_inventory`` result.
+
+    Raises FleetError instead when a subscription failed and ``fail_on_partial`` is set, or when none could be
+    listed: the inventory must never be silently short.
+    """
+    failures = fetched["failures"]
+    if failures and (fail_on_partial or not fetched["subscriptions"]):
+        why = "fail_on_partial is true" if fetched["subscriptions"] else "no subscription could be listed"
+        raise FleetError(
+            f"Failed to list {len(failures)} Azure subscription(s)",
+            "; ".join(failures.values()),
+            f"The inventory fails because {why}.",
+        )
+    warnings = [
+        f"Skipped Azure subscription {sub!r}: it is disabled or deleted, so it cannot be listed."
+        for sub in fetched.get("skipped", [])
+    ]
+    warnings += [
+        f"{message}. Skipped subscription {sub!r}: its VMs are missing from this inventory. "
+        "Set fail_on_partial: true to fail instead."
+        for sub, message in failures.items()
+    ]
+    return warnings

@@ -139,8 +139,9 @@ def _nic_addresses(nic: Mapping[str, Any], public_ips: Mapping[str, Mapping[str,
     return private, public, fqdns
 
 
-def _vm_nics(vm: Mapping[str, Any], nics: Mapping[str, Mapping[str, Any]],
-             nics_by_vm: Mapping[str, list[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
+def _vm_nics(
+    vm: Mapping[str, Any], nics: Mapping[str, Mapping[str, Any]], nics_by_vm: Mapping[str, list[Mapping[str, Any]]]
+) -> list[Mapping[str, Any]]:
     refs = (_props(vm).get("networkProfile") or {}).get("networkInterfaces")
     if refs is None:
         # Status-only items have no network profile: fall back to the NICs' back-references.
@@ -150,7 +151,9 @@ def _vm_nics(vm: Mapping[str, Any], nics: Mapping[str, Mapping[str, Any]],
     return [nics[key] for key in (_lower_id(r.get("id")) for r in ordered) if key in nics]
 
 
-def _record(vm: Mapping[str, Any], nics: list[Mapping[str, Any]], public_ips: Mapping[str, Mapping[str, Any]]) -> VmRecord:
+def _record(
+    vm: Mapping[str, Any], nics: list[Mapping[str, Any]], public_ips: Mapping[str, Mapping[str, Any]]
+) -> VmRecord:
     props = _props(vm)
     private: list[str] = []
     public: list[str] = []
@@ -185,8 +188,9 @@ def _record(vm: Mapping[str, Any], nics: list[Mapping[str, Any]], public_ips: Ma
     )
 
 
-def normalize_vms(vms: Iterable[Mapping[str, Any]], nics: Iterable[Mapping[str, Any]],
-                  public_ips: Iterable[Mapping[str, Any]]) -> list[VmRecord]:
+def normalize_vms(
+    vms: Iterable[Mapping[str, Any]], nics: Iterable[Mapping[str, Any]], public_ips: Iterable[Mapping[str, Any]]
+) -> list[VmRecord]:
     """Join raw VM, NIC and public IP list items into records, sorted by name then id."""
     nics_by_id: dict[str, Mapping[str, Any]] = {}
     nics_by_vm: dict[str, list[Mapping[str, Any]]] = {}
@@ -214,7 +218,8 @@ def validate_vm_filter(vm_filter: VmFilter) -> None:
         for pattern in getattr(vm_filter, option):
             if not pattern.partition("=")[0]:
                 raise FleetConfigError(
-                    f"Invalid {option} entry {pattern!r}", "the tag key is empty",
+                    f"Invalid {option} entry {pattern!r}",
+                    "the tag key is empty",
                     "Write 'key' or 'key=value' (the value may be a glob).",
                 )
 
@@ -287,7 +292,8 @@ def validate_hostname_source(preference: Sequence[str]) -> None:
     unknown = [p for p in preference if p not in HOSTNAME_SOURCES]
     if unknown or not preference:
         raise FleetConfigError(
-            "Invalid hostname_source", f"unknown entries {unknown!r}" if unknown else "the list is empty",
+            "Invalid hostname_source",
+            f"unknown entries {unknown!r}" if unknown else "the list is empty",
             f"Use a list of {', '.join(HOSTNAME_SOURCES)}.",
         )
 
@@ -306,8 +312,13 @@ def ansible_host_for(record: VmRecord, preference: Sequence[str] = DEFAULT_HOSTN
     return record.name, "name"
 
 
-def hostvars_for(record: VmRecord, *, hostname_source: Sequence[str] = DEFAULT_HOSTNAME_SOURCE,
-                 pool_keys: Sequence[str] = DEFAULT_POOL_KEYS, jump_host: str | None = None) -> dict[str, Any]:
+def hostvars_for(
+    record: VmRecord,
+    *,
+    hostname_source: Sequence[str] = DEFAULT_HOSTNAME_SOURCE,
+    pool_keys: Sequence[str] = DEFAULT_POOL_KEYS,
+    jump_host: str | None = None,
+) -> dict[str, Any]:
     """Host variables of a VM: Azure facts prefixed ``azure_`` plus the ansible_* connection vars.
 
     With ``jump_host``, a VM reached on a private address (no public IP) gets ``-o ProxyJump`` in
@@ -350,6 +361,7 @@ def host_names(records: Sequence[VmRecord]) -> list[str]:
     A VM name used once stays as it is. Names shared by several VMs get the resource group appended
     (``web-1_rg-a``), and the subscription id too when that is still ambiguous, so every VM appears.
     """
+
     def key(level: int, r: VmRecord) -> str:
         parts = [r.name, r.resource_group.lower(), r.subscription_id.lower()][: level + 1]
         return "_".join(parts)
@@ -389,9 +401,20 @@ def check_known_options(keys: Iterable[str], known: Iterable[str]) -> None:
     if not unknown:
         return
     guesses = [difflib.get_close_matches(key, known, n=1) for key in unknown]
-    hints = [f"{key!r} -> {guess[0]!r}" for key, guess in zip(unknown, guesses, strict=True) if guess]
+    hints = [f"{guess[0]!r} instead of {key!r}" for key, guess in zip(unknown, guesses, strict=True) if guess]
     raise FleetConfigError(
         "Invalid inventory configuration",
         f"unknown option(s) {', '.join(repr(k) for k in unknown)}",
         f"Did you mean {', '.join(hints)}?" if hints else "See ansible-doc -t inventory azlin.fleet.azure_pools.",
+    )
+
+
+def summarize_listing(
+    subscriptions: int, records: Sequence[VmRecord], kept: Sequence[VmRecord], dropped: Mapping[str, int]
+) -> str:
+    """One line of counts for -v: subscriptions listed, VMs seen, hosts added, filtered out and why."""
+    filtered = ", ".join(f"{reason}: {n}" for reason, n in dropped.items()) or "none"
+    return (
+        f"{subscriptions} subscription(s) listed, {len(records)} VMs seen, {len(kept)} hosts added, "
+        f"{len(records) - len(kept)} filtered out ({filtered})"
     )

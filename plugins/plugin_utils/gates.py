@@ -61,7 +61,9 @@ class Verdict:
 
 
 _OPERATORS: dict[str, str] = {"cpu": "<", "mem": "<", "load": "<", "users": "=="}
-_TOKEN = re.compile(r"\s*(?:(?P<word>[A-Za-z_]+)|(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<op>==|<=|>=|!=|<|>|=)|(?P<pct>%)|(?P<bad>\S))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<word>[A-Za-z_]+)|(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<op>==|<=|>=|!=|<|>|=)|(?P<pct>%)|(?P<bad>\S))"
+)
 
 
 def _tokens(source: str) -> list[tuple[str, str, int]]:
@@ -131,7 +133,9 @@ class _Parser:
 
     def gate(self) -> Gate:
         if not self.tokens:
-            raise self.fail(1, "the gate is empty", "Leave the gate unset to run everywhere, or write a condition such as 'idle'.")
+            raise self.fail(
+                1, "the gate is empty", "Leave the gate unset to run everywhere, or write a condition such as 'idle'."
+            )
         conditions = [self.condition()]
         while (token := self.take()) is not None:
             if token[0] != "word" or token[1].lower() != "and":

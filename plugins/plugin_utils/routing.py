@@ -16,8 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError, FleetUsageError, FleetValidationError
-from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import IDLE, Gate, IdleThresholds, evaluate_gate, parse_gate
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
+    FleetError,
+    FleetUsageError,
+    FleetValidationError,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
+    IDLE,
+    Gate,
+    IdleThresholds,
+    evaluate_gate,
+    parse_gate,
+)
 
 PLAN_VERSION = 1
 PLAN_EVENT = "v2_playbook_on_fleet_plan"
@@ -78,9 +88,13 @@ def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> 
         number = int(str(value).strip()) if integer else float(str(value).strip())
     except ValueError:
         kind = "a whole number" if integer else "a number"
-        raise FleetUsageError(f"Invalid {name} {value!r}", f"expected {kind}", f"Set {name} to e.g. {int(minimum) or 1}.")
+        raise FleetUsageError(
+            f"Invalid {name} {value!r}", f"expected {kind}", f"Set {name} to e.g. {int(minimum) or 1}."
+        ) from None
     if number < minimum:
-        raise FleetUsageError(f"Invalid {name} {value!r}", f"it must be at least {minimum:g}", f"Set {name} to e.g. {int(minimum) or 1}.")
+        raise FleetUsageError(
+            f"Invalid {name} {value!r}", f"it must be at least {minimum:g}", f"Set {name} to e.g. {int(minimum) or 1}."
+        )
     return number
 
 
@@ -102,7 +116,9 @@ def parse_parallel(value: Any, total: int) -> int:
     if text.endswith("%"):
         share = _number("fleet_parallel", text[:-1], minimum=0)
         if share <= 0 or share > 100:
-            raise FleetUsageError(f"Invalid fleet_parallel {value!r}", "a share must be above 0% and at most 100%", hint)
+            raise FleetUsageError(
+                f"Invalid fleet_parallel {value!r}", "a share must be above 0% and at most 100%", hint
+            )
         return max(1, int(total * share / 100))
     try:
         return int(_number("fleet_parallel", text, minimum=1, integer=True))
@@ -132,7 +148,9 @@ def parse_settings(values: Mapping[str, Any]) -> RouteSettings:
         def convert(value: Any) -> str:
             text = str(value).strip().lower()
             if text not in options:
-                raise FleetUsageError(f"Invalid {name} {value!r}", f"expected one of {', '.join(options)}", f"Set {name}: {options[0]}.")
+                raise FleetUsageError(
+                    f"Invalid {name} {value!r}", f"expected one of {', '.join(options)}", f"Set {name}: {options[0]}."
+                )
             return text
 
         return convert
@@ -186,8 +204,14 @@ def build_plan(
     entries: dict[str, dict[str, Any]] = {}
     scores: dict[str, float] = {}
     for probe in probes:
-        entry: dict[str, Any] = {"host": probe.host, "status": "unmeasurable", "order": None, "score": None,
-                                 "metrics": dict(probe.metrics) if probe.metrics is not None else None, "reasons": []}
+        entry: dict[str, Any] = {
+            "host": probe.host,
+            "status": "unmeasurable",
+            "order": None,
+            "score": None,
+            "metrics": dict(probe.metrics) if probe.metrics is not None else None,
+            "reasons": [],
+        }
         entries[probe.host] = entry
         if probe.metrics is None:
             entry["reasons"] = [probe.error or "no probe result"]
@@ -248,7 +272,9 @@ def dispatch_rank(plan: Mapping[str, Any]) -> dict[str, int]:
     return ranks
 
 
-def recheck_host(plan: Mapping[str, Any], settings: RouteSettings, probe: Probe, idle: IdleThresholds = IDLE) -> dict[str, Any]:
+def recheck_host(
+    plan: Mapping[str, Any], settings: RouteSettings, probe: Probe, idle: IdleThresholds = IDLE
+) -> dict[str, Any]:
     """Return the plan after a re-probe of a selected host before dispatch (TTL expired).
 
     A host that now fails its gate, or cannot be measured, leaves the selection with a reason; the others keep
@@ -259,14 +285,20 @@ def recheck_host(plan: Mapping[str, Any], settings: RouteSettings, probe: Probe,
         entry = dict(entry)
         if entry["host"] == probe.host:
             if probe.metrics is None:
-                entry.update(status="unmeasurable", order=None, metrics=None, score=None,
-                             reasons=[f"re-probe before dispatch failed: {probe.error or 'no probe result'}"])
+                entry.update(
+                    status="unmeasurable",
+                    order=None,
+                    metrics=None,
+                    score=None,
+                    reasons=[f"re-probe before dispatch failed: {probe.error or 'no probe result'}"],
+                )
             else:
                 verdict = evaluate_gate(settings.parsed_gate, dict(probe.metrics), idle)
                 entry.update(metrics=dict(probe.metrics), score=score_host(probe.metrics, settings.route_by))
                 if not verdict.passed:
-                    entry.update(status="gated", order=None,
-                                 reasons=[f"re-probe before dispatch: {r}" for r in verdict.reasons])
+                    entry.update(
+                        status="gated", order=None, reasons=[f"re-probe before dispatch: {r}" for r in verdict.reasons]
+                    )
         hosts.append(entry)
     return {**plan, "hosts": sorted(hosts, key=_plan_key)}
 
@@ -322,10 +354,19 @@ class RouteRun:
     settings: RouteSettings
     plan: dict[str, Any]
     probed_at: dict[str, float]
+    _rank: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.update(self.plan)
+
+    def update(self, plan: dict[str, Any]) -> None:
+        """Replace the plan (after a re-probe) and recompute the dispatch positions once."""
+        self.plan = plan
+        self._rank = dispatch_rank(plan)
 
     def rank(self) -> dict[str, int]:
-        """Dispatch positions of the plan's hosts."""
-        return dispatch_rank(self.plan)
+        """Dispatch positions of the plan's hosts (cached: the dispatcher asks on every pass)."""
+        return self._rank
 
     def stale_next(self, pristine: Iterable[str], now: float) -> str | None:
         """Return the next selected host yet to start if its metrics are older than the TTL, else None."""

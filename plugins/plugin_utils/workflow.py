@@ -667,6 +667,21 @@ def failed_steps(states: States) -> dict[str, list[str]]:
     return out
 
 
+#: How a host's failed steps summarise, worst first: the report shows not-started hosts as not started.
+OUTCOME_ORDER = ("failed", "timeout", "unreachable", "blocked", "not_started")
+
+
+def judge_host(steps: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """(status, reason) of one host after a run: ``ok``, or the worst failure with every failed step named."""
+    if not steps:
+        return "not_started", "no step was recorded on this host"
+    bad = sorted((n, e) for n, e in steps.items() if e["status"] in FAILED)
+    if not bad:
+        return "ok", f"{len(steps)} step(s) ok or skipped"
+    worst = min((e["status"] for _, e in bad), key=OUTCOME_ORDER.index)
+    return worst, "; ".join(f"{n} {e['status']}" + (f": {e['reason']}" if e.get("reason") else "") for n, e in bad)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Rollouts (azlin.fleet.run and steps with ``sequence``)
 
@@ -835,7 +850,9 @@ def run_step(
         check = execute("azlin.fleet.health_check", health_args(step.health))
         if check.get("unreachable") or check.get("failed"):
             status, reason = "failed", f"unhealthy: {check.get('msg', 'health check failed')}"
-            result["fleet_health"] = {k: v for k, v in check.items() if not k.startswith("_")}
+            result["fleet_health"] = {
+                k: check[k] for k in ("healthy", "probes", "elapsed", "last", "msg") if k in check
+            }
     if trigger is not None:
         reason = f"on_failure of {trigger!r}" + (f"; {reason}" if reason else "")
     if result["fleet_attempts"] > 1 and status == "ok":

@@ -50,7 +50,9 @@ options:
     type: int
     vars: [{name: fleet_count}]
   fleet_parallel:
-    description: At most this many hosts run at once, as a number (V(5)) or a share of the targeted hosts (V(25%)). Unset uses forks.
+    description:
+      - At most this many hosts run at once, as a number (V(5)) or a share of the targeted hosts (V(25%)).
+      - Unset uses forks.
     type: str
     vars: [{name: fleet_parallel}]
   fleet_probe_ttl:
@@ -146,7 +148,9 @@ class StrategyModule(HostPinnedStrategyModule):
         plan = build_plan(settings, probes.values())
         waiting = next_wait(plan, settings)
         if waiting:
-            display.display(f"Waiting up to {settings.gate_timeout:g}s for {len(waiting)} gated host(s): {', '.join(waiting)}")
+            display.display(
+                f"Waiting up to {settings.gate_timeout:g}s for {len(waiting)} gated host(s): {', '.join(waiting)}"
+            )
             waited = [h for h in hosts if h.name in waiting]
             limits = {"wait_for": compile_gate(settings.parsed_gate), "wait_timeout": settings.gate_timeout}
             probes.update(self._probe(iterator, play_context, waited, settings.probe_interval, limits))
@@ -159,7 +163,7 @@ class StrategyModule(HostPinnedStrategyModule):
                 iterator.end_host(host.name)
         if settings.parallel is not None and chosen:
             # host_pinned keeps one host per worker slot busy, so the slot count is the number of active hosts
-            del self._workers[parse_parallel(settings.parallel, len(hosts)):]
+            del self._workers[parse_parallel(settings.parallel, len(hosts)) :]
         return super().run(iterator, play_context)
 
     def get_hosts_left(self, iterator):
@@ -172,7 +176,9 @@ class StrategyModule(HostPinnedStrategyModule):
         return sorted(hosts, key=lambda host: rank.get(host.name, len(rank)))
 
     def _play_settings(self, play) -> dict:
-        variables = self._variable_manager.get_vars(play=play, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all)
+        variables = self._variable_manager.get_vars(
+            play=play, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
+        )
         templar = Templar(loader=self._loader, variables=variables)
         return {name: templar.template(variables[name]) for name in SETTING_VARS if name in variables}
 
@@ -182,16 +188,27 @@ class StrategyModule(HostPinnedStrategyModule):
         args = {"interval": interval, **(wait or {})}
         name = "Wait for the fleet gate" if wait else "Probe host metrics"
         block = Block.load(
-            {"block": [{"name": f"{name} (azlin.fleet.least_loaded)", "azlin.fleet.fleet_probe": args, "register": PROBE_VAR}]},
-            play=play, variable_manager=self._variable_manager, loader=self._loader,
+            {
+                "block": [
+                    {
+                        "name": f"{name} (azlin.fleet.least_loaded)",
+                        "azlin.fleet.fleet_probe": args,
+                        "register": PROBE_VAR,
+                    }
+                ]
+            },
+            play=play,
+            variable_manager=self._variable_manager,
+            loader=self._loader,
         )
         task = block.block[0]
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
         for host in hosts:
             # a result left from an earlier play must not pass for this probe
             self._variable_manager.set_nonpersistent_facts(host.name, {PROBE_VAR: None})
-            task_vars = self._variable_manager.get_vars(play=play, host=host, task=task,
-                                                        _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all)
+            task_vars = self._variable_manager.get_vars(
+                play=play, host=host, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
+            )
             self.add_tqm_variables(task_vars, play=play)
             self._queue_task(host, task, task_vars, play_context)
         self._wait_on_pending_results(iterator)
@@ -217,10 +234,11 @@ class StrategyModule(HostPinnedStrategyModule):
         probe = self._probe(iterator, self._probe_context, [host], self._route.settings.probe_interval)[name]
         self._route.probed_at[name] = probe.at
         plan = recheck_host(self._route.plan, self._route.settings, probe)
+        self._route.update(plan)
         if name not in selected_hosts(plan):
+            # the verdict changed: the host runs nothing, and callbacks get the new plan (the last one wins)
             iterator.end_host(name)
-        self._route.plan = plan
-        self._announce(plan)
+            self._announce(plan)
 
     def _announce(self, plan: dict) -> None:
         """Print the plan and send it to callbacks as the custom event v2_playbook_on_fleet_plan."""
@@ -231,6 +249,10 @@ class StrategyModule(HostPinnedStrategyModule):
         # callbacks that implement the plan event
         for callback in self._tqm._callback_plugins:
             implemented = getattr(callback, "_implemented_callback_methods", None)
-            if callable(getattr(callback, PLAN_EVENT, None)) and implemented is not None and PLAN_EVENT not in implemented:
+            if (
+                callable(getattr(callback, PLAN_EVENT, None))
+                and implemented is not None
+                and PLAN_EVENT not in implemented
+            ):
                 callback._implemented_callback_methods = frozenset(implemented) | {PLAN_EVENT}
         self._tqm.send_callback(PLAN_EVENT, plan)

@@ -15,6 +15,7 @@ from typing import Any
 from azlin_fleet_cli.collection import import_plugin_utils
 from azlin_fleet_cli.outcome import CliError, ExitCode
 
+DEFAULT_HEALTH_CMD = "/bin/true"
 _GATE_FLAGS = (("if_cpu_below", "cpu<{}"), ("if_mem_below", "mem<{}"), ("if_load_below", "load<{}"))
 
 
@@ -144,8 +145,8 @@ def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
             ExitCode.USAGE, f"{given} given without --wait-for-health: add --wait-for-health to use the check."
         )
     if args.wait_for_health:
-        found["fleet_wait_for_health"] = True
-        found.update(health)
+        # Without an explicit check, healthy means the host still runs a command after the change.
+        found.update(health or {"fleet_health_cmd": DEFAULT_HEALTH_CMD})
     if args.timeout is not None:
         found["fleet_timeout"] = args.timeout
     found.update(_gate_and_route_vars(args))

@@ -17,7 +17,7 @@ from azlin_fleet_cli.arguments import parse_args
 from azlin_fleet_cli.collection import import_plugin_utils
 from azlin_fleet_cli.config import read_user_config, resolve_inventory
 from azlin_fleet_cli.extravars import build_probe_vars, build_run_vars, build_workflow_vars
-from azlin_fleet_cli.outcome import CliError, ExitCode, exit_code_for
+from azlin_fleet_cli.outcome import CONTROLLER_HOST, CliError, ExitCode, exit_code_for_report
 from azlin_fleet_cli.playbook import PlaybookRun, forks_for, new_report_name, run_playbook
 from azlin_fleet_cli.probe_table import render_probe_table
 
@@ -57,7 +57,7 @@ def _execute(
     else:
         out.write(report_module.render_report(report, args.format))
     out.flush()
-    code = exit_code_for([host["status"] for host in report["hosts"]])
+    code = exit_code_for_report(report["hosts"], dry_run=bool(extra_vars.get("fleet_dry_run")))
     if args.format == "text":
         print(f"report: {report_path.with_suffix('.html')} (also .json, .md)", file=out)
     if interrupted:
@@ -65,12 +65,15 @@ def _execute(
         return SIGINT_EXIT
     if code == ExitCode.NOTHING_RAN:
         _explain_nothing_ran(report, extra_vars.get("fleet_targets"), inventory.origin, err)
+    elif code == ExitCode.USAGE:
+        refused = [r for host in report["hosts"] if host["host"] == CONTROLLER_HOST for r in host.get("reasons") or []]
+        print(f"azlin-fleet: the playbook refused the input; nothing ran: {' '.join(refused)}", file=err)
     return code
 
 
 def _explain_nothing_ran(report: dict[str, Any], targets: str | None, origin: str, err: TextIO) -> None:
-    if not report["hosts"]:
-        pattern = f"{targets!r}" if targets else "the workflow's targets"
+    if not any(host["host"] != CONTROLLER_HOST for host in report["hosts"]):
+        pattern = repr(targets) if targets else "the workflow's targets"
         print(
             f"azlin-fleet: nothing selected: no host matched {pattern} in the inventory from {origin}. "
             "Check the pool/tag names with 'azlin-fleet probe --all'.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -54,3 +55,25 @@ def exit_code_for(host_statuses: list[str]) -> ExitCode:
     if statuses & _RAN:
         return ExitCode.OK
     return ExitCode.NOTHING_RAN
+
+
+# The playbooks validate input and judge the outcome in plays on the controller (hosts: localhost); those
+# results are part of the report but are not target hosts.
+CONTROLLER_HOST = "localhost"
+# The playbooks' message when the targets match no host (playbooks/run.yml, playbooks/workflow.yml).
+_NO_HOST_MATCHED = "select no host"
+
+
+def exit_code_for_report(hosts: list[dict[str, Any]], *, dry_run: bool) -> ExitCode:
+    """The exit code of a run from the report's ``hosts`` (each with ``host``, ``status``, ``reasons``)."""
+    targets = [host for host in hosts if host["host"] != CONTROLLER_HOST]
+    if targets:
+        return exit_code_for([host["status"] for host in targets])
+    controller = [host for host in hosts if host["host"] == CONTROLLER_HOST]
+    failed = [host for host in controller if host["status"] in _FAILED]
+    if failed:
+        reasons = " ".join(reason for host in failed for reason in host.get("reasons") or [])
+        # No host matched the targets: nothing selected. Any other controller failure is input the playbook
+        # refused before touching a host.
+        return ExitCode.NOTHING_RAN if _NO_HOST_MATCHED in reasons else ExitCode.USAGE
+    return ExitCode.OK if dry_run and controller else ExitCode.NOTHING_RAN

@@ -30,10 +30,14 @@ def _numbers(text: str, kind: type, count: int | None = None) -> list:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--state-dir", type=Path, default=Path(os.environ.get("AZLIN_FLEET_SANDBOX_DIR", DEFAULT_STATE_DIR)),
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("AZLIN_FLEET_SANDBOX_DIR", DEFAULT_STATE_DIR)),
         help="sandbox state directory (default: $AZLIN_FLEET_SANDBOX_DIR or <repo>/.sandbox)",
     )
-    parser = argparse.ArgumentParser(prog=PROG, description="Local sandbox fleet: real sshd hosts + local Azure endpoint.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Local sandbox fleet: real sshd hosts + local Azure endpoint."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start the hosts (and the Azure endpoint)")
     up.add_argument("--hosts", type=int, default=8, help="number of hosts (default 8)")
@@ -47,8 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--cpu", type=float, help="CPU %% as two /proc/stat samples give it")
     load.add_argument("--load", type=lambda t: _numbers(t, float, 3), metavar="L1,L5,L15", help="load averages")
     load.add_argument("--mem", type=float, help="memory used %%")
-    load.add_argument("--users", type=lambda t: _numbers(t, int), metavar="IDLE,...",
-                      help="interactive users as idle seconds each ('' for none)")
+    load.add_argument(
+        "--users",
+        type=lambda t: _numbers(t, int),
+        metavar="IDLE,...",
+        help="interactive users as idle seconds each ('' for none)",
+    )
     fault = sub.add_parser("fault", parents=[common], help="inject or clear a fault on a host")
     fault.add_argument("host")
     fault.add_argument("kind", choices=FAULT_KINDS)
@@ -60,17 +68,24 @@ def _print_status(status: dict) -> None:
         print(f"sandbox in {status['state_dir']}: down")
         return
     driver = status["driver"] or {}
-    print(f"sandbox in {status['state_dir']}: {'up' if status['up'] else 'NOT healthy'} "
-          f"(phase {status['phase']}, driver {'running' if driver.get('running') else 'not running'})")
-    print(f"{'host':<10} {'address':<14} {'pool':<12} {'cpus':>4} {'sshd':<8} {'network':<8} {'files':<10} "
-          f"{'cpu%':>5} {'load':<15} {'mem%':>5} users")
+    print(
+        f"sandbox in {status['state_dir']}: {'up' if status['up'] else 'NOT healthy'} "
+        f"(phase {status['phase']}, driver {'running' if driver.get('running') else 'not running'})"
+    )
+    print(
+        f"{'host':<10} {'address':<14} {'pool':<12} {'cpus':>4} {'sshd':<8} {'network':<8} {'files':<10} "
+        f"{'cpu%':>5} {'load':<15} {'mem%':>5} users"
+    )
     for h in status["hosts"]:
         load = h["load"]
-        print(f"{h['name']:<10} {h['address']:<14} {','.join(h['pools']):<12} {h['cpus']:>4} {h['sshd']:<8} "
-              f"{h['network']:<8} {h['probe_files']:<10} {load['cpu']:>5.1f} "
-              f"{' '.join(f'{v:.2f}' for v in load['load']):<15} {load['mem']:>5.1f} {len(load['users'])}")
+        print(
+            f"{h['name']:<10} {h['address']:<14} {','.join(h['pools']):<12} {h['cpus']:>4} {h['sshd']:<8} "
+            f"{h['network']:<8} {h['probe_files']:<10} {load['cpu']:>5.1f} "
+            f"{' '.join(f'{v:.2f}' for v in load['load']):<15} {load['mem']:>5.1f} {len(load['users'])}"
+        )
     if status.get("azure"):
-        print(f"azure: {json.dumps(status['azure'], sort_keys=True)}")
+        azure = status["azure"]
+        print(f"azure endpoint: {azure.get('base_url')} (pid {azure.get('pid')}; credentials in azure/env.sh)")
     files = status.get("files", {})
     if files:
         print(f"\nansible-playbook -i {files['hosts_yml']} ...   |   ssh -F {files['ssh_config']} <host>")

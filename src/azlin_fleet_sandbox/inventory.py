@@ -90,6 +90,10 @@ def render_known_hosts(entries: Sequence[tuple[HostSpec, str]]) -> str:
     lines = []
     for host, public_key in entries:
         keytype, key = public_key.split()[:2]
-        names = [host.name, host.address] if host.port == 22 else [f"[{host.name}]:{host.port}", f"[{host.address}]:{host.port}"]
+        names = (
+            [host.name, host.address]
+            if host.port == 22
+            else [f"[{host.name}]:{host.port}", f"[{host.address}]:{host.port}"]
+        )
         lines.append(f"{','.join(names)} {keytype} {key}")
     return "\n".join(lines) + "\n"

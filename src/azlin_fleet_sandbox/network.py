@@ -2,12 +2,15 @@
 
 Addresses are private to these namespaces (no default route, no forwarding), so nothing leaves them.
 Every host has a permanent neighbour entry on the bridge: a cut (host-side veth down) then drops packets
-silently, so connections time out as they do to an unreachable VM, instead of failing fast on ARP.
+silently, so connections time out as they do to an unreachable VM, instead of failing fast on ARP. A cut
+also closes the controller's open connections to the host, so a persisted SSH connection (ControlPersist)
+cannot hide it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 from azlin_fleet_sandbox.errors import SandboxError
@@ -31,7 +34,9 @@ def host_mac(net: int, index: int) -> str:
 def create_bridge(bridge: str, gateway_cidr: str) -> None:
     if link_exists(bridge):
         raise SandboxError(
-            f"Sandbox bridge {bridge!r}", "already exists", "Run 'azlin-fleet-sandbox down' for the sandbox that owns it."
+            f"Sandbox bridge {bridge!r}",
+            "already exists",
+            "Run 'azlin-fleet-sandbox down' for the sandbox that owns it.",
         )
     ip("link", "add", bridge, "type", "bridge")
     ip("addr", "add", gateway_cidr, "dev", bridge)
@@ -55,6 +60,13 @@ def set_link(veth: str, up: bool) -> None:
     ip("link", "set", veth, "up" if up else "down")
 
 
+def close_connections(address: str) -> None:
+    """Close the root namespace's TCP connections to ``address`` (``ss -K``), e.g. persisted SSH masters."""
+    proc = subprocess.run(["/usr/bin/ss", "-K", "-tnH", "dst", address], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SandboxError(f"Closing connections to {address}", proc.stderr.strip() or f"exit {proc.returncode}")
+
+
 def is_link_up(veth: str) -> bool:
     proc = ip("-j", "link", "show", veth, check=False)
     if proc.returncode != 0:
@@ -71,12 +83,25 @@ def list_netns() -> list[str]:
     return [line.split()[0] for line in proc.stdout.splitlines() if line.strip()]
 
 
-def list_links(prefix: str) -> list[str]:
-    """Links in the root namespace whose name starts with ``prefix``."""
+def sandbox_links(prefix: str) -> list[str]:
+    """The links of sandbox ``prefix`` in the root namespace: its bridge ``<prefix>br0`` and veths ``<prefix>h<N>``."""
     proc = ip("-j", "link", "show", check=False)
     if proc.returncode != 0:
         return []
-    return sorted(link["ifname"] for link in json.loads(proc.stdout) if link["ifname"].startswith(prefix))
+    pattern = re.compile(rf"{re.escape(prefix)}(br0|h\d+)")
+    return sorted(link["ifname"] for link in json.loads(proc.stdout) if pattern.fullmatch(link["ifname"]))
+
+
+def subnet_users(address_prefix: str) -> list[str]:
+    """Interfaces of the root namespace with an IPv4 address starting with ``address_prefix`` (e.g. "10.213.4.")."""
+    proc = ip("-j", "-4", "addr", "show", check=False)
+    if proc.returncode != 0:
+        return []
+    return sorted(
+        link["ifname"]
+        for link in json.loads(proc.stdout)
+        if any(a.get("local", "").startswith(address_prefix) for a in link.get("addr_info", []))
+    )
 
 
 def netns_pids(netns: str) -> list[int]:

@@ -73,13 +73,15 @@ def kill_all(pids: list[int], timeout: float = 3.0) -> None:
         time.sleep(0.01)
 
 
-def processes_matching(marker: str) -> list[int]:
-    """PIDs (other than ours) whose command line contains ``marker``."""
+def processes_matching(marker: str, *, at_end: bool = False) -> list[int]:
+    """Live PIDs (other than ours) whose command line contains ``marker`` (or ends with it, if ``at_end``)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid() and marker in cmdline(int(entry.name)):
-            if is_alive(int(entry.name)):
-                found.append(int(entry.name))
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        line = cmdline(int(entry.name))
+        if (line.endswith(marker) if at_end else marker in line) and is_alive(int(entry.name)):
+            found.append(int(entry.name))
     return sorted(found)
 
 

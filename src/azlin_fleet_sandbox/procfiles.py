@@ -64,11 +64,15 @@ def merge_load(
         values = tuple(load)
         if len(values) != 3 or not all(isinstance(v, int | float) and 0 <= v < 10000 for v in values):
             raise SandboxUsageError(
-                "Load averages", f"{load!r} is not three numbers >= 0", "Give (load1, load5, load15), e.g. (0.5, 0.4, 0.3)."
+                "Load averages",
+                f"{load!r} is not three numbers >= 0",
+                "Give (load1, load5, load15), e.g. (0.5, 0.4, 0.3).",
             )
     if users is not None and not all(isinstance(v, int) and v >= 0 for v in users):
         raise SandboxUsageError(
-            "Interactive users", f"{users!r} is not a list of idle seconds", "Give one integer >= 0 per user, e.g. [0, 1200]."
+            "Interactive users",
+            f"{users!r} is not a list of idle seconds",
+            "Give one integer >= 0 per user, e.g. [0, 1200].",
         )
     return Load(
         cpu=current.cpu if cpu is None else float(cpu),
@@ -194,21 +198,60 @@ def render_meminfo(total_kb: int, used_pct: float) -> str:
     shmem = min(used * 2 // 100, cached)
     unreclaimable = used * 5 // 100
     rows: list[tuple[str, int | None]] = [
-        ("MemTotal", total_kb), ("MemFree", free), ("MemAvailable", available), ("Buffers", buffers),
-        ("Cached", cached), ("SwapCached", 0), ("Active", anon // 2 + cached // 2),
-        ("Inactive", anon - anon // 2 + buffers + cached - cached // 2), ("Active(anon)", anon // 2),
-        ("Inactive(anon)", anon - anon // 2), ("Active(file)", cached // 2),
-        ("Inactive(file)", buffers + cached - cached // 2), ("Unevictable", 0), ("Mlocked", 0),
-        ("SwapTotal", 0), ("SwapFree", 0), ("Zswap", 0), ("Zswapped", 0), ("Dirty", 120), ("Writeback", 0),
-        ("AnonPages", anon), ("Mapped", cached // 8), ("Shmem", shmem), ("KReclaimable", reclaimable),
-        ("Slab", reclaimable + unreclaimable), ("SReclaimable", reclaimable), ("SUnreclaim", unreclaimable),
-        ("KernelStack", 4096), ("PageTables", used // 100), ("SecPageTables", 0), ("NFS_Unstable", 0),
-        ("Bounce", 0), ("WritebackTmp", 0), ("CommitLimit", total_kb // 2), ("Committed_AS", used * 2),
-        ("VmallocTotal", 34359738367), ("VmallocUsed", 24576), ("VmallocChunk", 0), ("Percpu", 1024),
-        ("HardwareCorrupted", 0), ("AnonHugePages", 0), ("ShmemHugePages", 0), ("ShmemPmdMapped", 0),
-        ("FileHugePages", 0), ("FilePmdMapped", 0), ("HugePages_Total", None), ("HugePages_Free", None),
-        ("HugePages_Rsvd", None), ("HugePages_Surp", None), ("Hugepagesize", 2048), ("Hugetlb", 0),
-        ("DirectMap4k", 180224), ("DirectMap2M", total_kb - 180224 - total_kb % 2048), ("DirectMap1G", 0),
+        ("MemTotal", total_kb),
+        ("MemFree", free),
+        ("MemAvailable", available),
+        ("Buffers", buffers),
+        ("Cached", cached),
+        ("SwapCached", 0),
+        ("Active", anon // 2 + cached // 2),
+        ("Inactive", anon - anon // 2 + buffers + cached - cached // 2),
+        ("Active(anon)", anon // 2),
+        ("Inactive(anon)", anon - anon // 2),
+        ("Active(file)", cached // 2),
+        ("Inactive(file)", buffers + cached - cached // 2),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Zswap", 0),
+        ("Zswapped", 0),
+        ("Dirty", 120),
+        ("Writeback", 0),
+        ("AnonPages", anon),
+        ("Mapped", cached // 8),
+        ("Shmem", shmem),
+        ("KReclaimable", reclaimable),
+        ("Slab", reclaimable + unreclaimable),
+        ("SReclaimable", reclaimable),
+        ("SUnreclaim", unreclaimable),
+        ("KernelStack", 4096),
+        ("PageTables", used // 100),
+        ("SecPageTables", 0),
+        ("NFS_Unstable", 0),
+        ("Bounce", 0),
+        ("WritebackTmp", 0),
+        ("CommitLimit", total_kb // 2),
+        ("Committed_AS", used * 2),
+        ("VmallocTotal", 34359738367),
+        ("VmallocUsed", 24576),
+        ("VmallocChunk", 0),
+        ("Percpu", 1024),
+        ("HardwareCorrupted", 0),
+        ("AnonHugePages", 0),
+        ("ShmemHugePages", 0),
+        ("ShmemPmdMapped", 0),
+        ("FileHugePages", 0),
+        ("FilePmdMapped", 0),
+        ("HugePages_Total", None),
+        ("HugePages_Free", None),
+        ("HugePages_Rsvd", None),
+        ("HugePages_Surp", None),
+        ("Hugepagesize", 2048),
+        ("Hugetlb", 0),
+        ("DirectMap4k", 180224),
+        ("DirectMap2M", total_kb - 180224 - total_kb % 2048),
+        ("DirectMap1G", 0),
     ]
     lines = []
     for name, value in rows:
@@ -242,8 +285,23 @@ class UtmpEntry:
 
 def _pack(entry: UtmpEntry) -> bytes:
     return UTMP_RECORD.pack(
-        entry.type, 0, entry.pid, entry.line.encode(), entry.id.encode(), entry.user.encode(), entry.host.encode(),
-        0, 0, entry.pid if entry.type == USER_PROCESS else 0, entry.tv_sec, 0, 0, 0, 0, 0, b"",
+        entry.type,
+        0,
+        entry.pid,
+        entry.line.encode(),
+        entry.id.encode(),
+        entry.user.encode(),
+        entry.host.encode(),
+        0,
+        0,
+        entry.pid if entry.type == USER_PROCESS else 0,
+        entry.tv_sec,
+        0,
+        0,
+        0,
+        0,
+        0,
+        b"",
     )
 
 

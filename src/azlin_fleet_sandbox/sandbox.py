@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -29,21 +30,44 @@ from azlin_fleet_sandbox.spec import HostSpec, default_hosts
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".sandbox"
 FAULT_KINDS = ("stop", "start", "cut", "restore", "unreadable", "readable")
-REQUIRED_TOOLS = ("/usr/sbin/sshd", "/usr/sbin/ip", "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/ssh-keygen")
+REQUIRED_TOOLS = (
+    "/usr/sbin/sshd",
+    "/usr/sbin/ip",
+    "/usr/bin/unshare",
+    "/usr/bin/nsenter",
+    "/usr/bin/ssh-keygen",
+    "/usr/bin/ss",
+)
 # Files and directories `up` writes into the state directory (down removes exactly these).
 GENERATED = (
-    "state.json", "loads.json", "driver.json", "driver.ack", "driver.ack.tmp", "driver.log", "hosts.yml",
-    "ssh_config", "known_hosts", "id_ed25519", "id_ed25519.pub", "hosts", "azure",
+    "state.json",
+    "loads.json",
+    "driver.json",
+    "driver.ack",
+    "driver.ack.tmp",
+    "driver.log",
+    "hosts.yml",
+    "ssh_config",
+    "known_hosts",
+    "id_ed25519",
+    "id_ed25519.pub",
+    "hosts",
+    "azure",
 )
 _NAMED = {".sandbox": ("azf", 0), ".sandbox-test": ("azt", 1)}
 
 
-def sandbox_identity(state_dir: Path) -> tuple[str, int]:
-    """(name prefix, subnet number) for a state dir: azf/0 for .sandbox, azt/1 for .sandbox-test, else hashed."""
+_LETTERS = "bcdeghjkmnpqrsuvwxyz"
+
+
+def sandbox_identity(state_dir: Path, attempt: int = 0) -> tuple[str, int]:
+    """(name prefix, subnet number) for a state dir: azf/0 for .sandbox, azt/1 for .sandbox-test, else hashed
+    (4-letter prefix, subnet 2..251; ``attempt`` walks to the next candidate when one is taken)."""
     if state_dir.name in _NAMED:
         return _NAMED[state_dir.name]
     digest = hashlib.sha256(str(state_dir).encode()).digest()
-    return "az" + "bcdeghjkmnpqrsuvwxyz"[digest[0] % 20], 2 + digest[1] % 250
+    code = (digest[0] * 256 + digest[1] + attempt) % (len(_LETTERS) ** 2)
+    return "az" + _LETTERS[code // len(_LETTERS)] + _LETTERS[code % len(_LETTERS)], 2 + (digest[2] + attempt) % 250
 
 
 class Sandbox:
@@ -55,6 +79,9 @@ class Sandbox:
         default_prefix, default_net = sandbox_identity(self.state_dir)
         self.prefix: str = saved["prefix"] if saved else (prefix or default_prefix)
         self.net: int = saved["net"] if saved else (default_net if net is None else net)
+        # Whether names under our prefix are ours to sweep: a recorded, explicit or reserved (.sandbox*) identity.
+        # A hashed one may belong to another state dir until `up` has claimed it in state.json.
+        self._hashed = not saved and prefix is None and net is None and self.state_dir.name not in _NAMED
         if not (2 <= len(self.prefix) <= 4 and self.prefix.isalnum() and self.prefix.islower()):
             raise SandboxUsageError("Sandbox prefix", f"{self.prefix!r} is not 2-4 lower-case letters/digits")
         if not 0 <= self.net <= 255:
@@ -62,6 +89,7 @@ class Sandbox:
         self._procs: dict[str, subprocess.Popen] = {}
         self._lock_depth = 0
         self._lock_fd: int | None = None
+        self._thread_lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------------ paths
     @property
@@ -122,7 +150,8 @@ class Sandbox:
             return None
         except ValueError as exc:
             raise SandboxError(
-                f"Sandbox state {self.state_dir / 'state.json'}", f"is not valid JSON ({exc})",
+                f"Sandbox state {self.state_dir / 'state.json'}",
+                f"is not valid JSON ({exc})",
                 "Remove the sandbox's namespaces by hand, then delete the file.",
             ) from exc
 
@@ -150,19 +179,20 @@ class Sandbox:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        # One writer at a time per state dir (CLI and tests may act on the same sandbox).
-        if self._lock_depth == 0:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.state_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        self._lock_depth += 1
-        try:
-            yield
-        finally:
-            self._lock_depth -= 1
-            if self._lock_depth == 0 and self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+        # One writer at a time per state dir (CLI and tests may act on the same sandbox), re-entrant per thread.
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                self._lock_fd = os.open(self.state_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
 
     # ------------------------------------------------------------------------------------------ queries
     def hosts(self) -> list[HostSpec]:
@@ -192,8 +222,10 @@ class Sandbox:
                 }
             )
         driver_running = processes.is_alive(state.get("driver_pid"), self._driver_marker())
-        up = state.get("phase") == "up" and driver_running and all(
-            h["sshd"] == "running" or h["sshd"] == "stopped" for h in hosts
+        up = (
+            state.get("phase") == "up"
+            and driver_running
+            and all(h["sshd"] == "running" or h["sshd"] == "stopped" for h in hosts)
         )
         return result | {
             "up": up,
@@ -202,17 +234,30 @@ class Sandbox:
             "driver": {"pid": state.get("driver_pid"), "running": driver_running},
             "azure": state.get("azure"),
             "files": {
-                "hosts_yml": str(self.hosts_yml), "ssh_config": str(self.ssh_config),
-                "known_hosts": str(self.known_hosts), "key_file": str(self.key_file),
+                "hosts_yml": str(self.hosts_yml),
+                "ssh_config": str(self.ssh_config),
+                "known_hosts": str(self.known_hosts),
+                "key_file": str(self.key_file),
             },
         }
 
     def leftovers(self) -> list[str]:
         """Anything of this sandbox still present: sshd/driver processes, namespaces, links, mounts."""
-        found = [f"process {pid}: {processes.cmdline(pid)}" for pid in processes.processes_matching(self._sshd_marker())]
-        found += [f"process {pid}: {processes.cmdline(pid)}" for pid in processes.processes_matching(self._driver_marker())]
+        if self._hashed and not self._read_state():
+            # Not claimed yet: names under the prefix may be another sandbox's; only our files can tell.
+            return [f"mount {m}" for m in processes.mounts_matching([str(self.state_dir) + "/"])] + [
+                f"process {pid}: {processes.cmdline(pid)}"
+                for pid in processes.processes_matching(self._driver_marker(), at_end=True)
+            ]
+        found = [
+            f"process {pid}: {processes.cmdline(pid)}" for pid in processes.processes_matching(self._sshd_marker())
+        ]
+        found += [
+            f"process {pid}: {processes.cmdline(pid)}"
+            for pid in processes.processes_matching(self._driver_marker(), at_end=True)
+        ]
         found += [f"network namespace {ns}" for ns in network.list_netns() if ns.startswith(f"{self.prefix}-")]
-        found += [f"link {link}" for link in network.list_links(self.prefix)]
+        found += [f"link {link}" for link in network.sandbox_links(self.prefix)]
         found += [f"mount {m}" for m in processes.mounts_matching([str(self.state_dir) + "/", self._sshd_marker()])]
         return found
 
@@ -225,25 +270,43 @@ class Sandbox:
         with self._locked():
             state = self._read_state()
             if state:
-                live = [h["spec"]["name"] for h in state["hosts"]
-                        if processes.is_alive(h.get("sshd_pid"), sshd.alias_dir(self.prefix, h["spec"]["name"]))]
+                live = [
+                    h["spec"]["name"]
+                    for h in state["hosts"]
+                    if processes.is_alive(h.get("sshd_pid"), sshd.alias_dir(self.prefix, h["spec"]["name"]))
+                ]
                 if live or processes.is_alive(state.get("driver_pid"), self._driver_marker()):
                     raise SandboxError(
-                        f"Sandbox in {self.state_dir}", f"is already up ({len(state['hosts'])} hosts)",
+                        f"Sandbox in {self.state_dir}",
+                        f"is already up ({len(state['hosts'])} hosts)",
                         "Use it as it is, or run 'azlin-fleet-sandbox down' first.",
                     )
             # A stale state (crash, reboot) or stray resources under our prefix: clear them first.
             self._down_locked()
+            self._claim_identity()
+            specs = default_hosts(hosts, self.subnet)
             state = {
-                "version": 1, "phase": "starting", "prefix": self.prefix, "net": self.net, "bridge": self.bridge,
-                "azure_requested": azure, "azure": None, "driver_pid": None,
+                "version": 1,
+                "phase": "starting",
+                "prefix": self.prefix,
+                "net": self.net,
+                "bridge": self.bridge,
+                "azure_requested": azure,
+                "azure": None,
+                "driver_pid": None,
                 "hosts": [
-                    {"spec": _spec_to_dict(s), "netns": f"{self.prefix}-{s.name}", "veth": f"{self.prefix}h{s.index}",
-                     "sshd_pid": None, "faults": {"stopped": False, "cut": False, "unreadable": False}}
+                    {
+                        "spec": _spec_to_dict(s),
+                        "netns": f"{self.prefix}-{s.name}",
+                        "veth": f"{self.prefix}h{s.index}",
+                        "sshd_pid": None,
+                        "faults": {"stopped": False, "cut": False, "unreadable": False},
+                    }
                     for s in specs
                 ],
             }
             self._write_state(state)
+            self._hashed = False
             try:
                 self._write_files(state, specs)
                 self._start_driver(state)
@@ -253,13 +316,44 @@ class Sandbox:
                     try:
                         state["azure"] = arm.launch(self.state_dir, specs)
                     except (RuntimeError, OSError) as exc:
-                        raise SandboxError("Local Azure endpoint", f"did not start ({exc})",
-                                           "See azure/server.log in the state directory.") from exc
+                        raise SandboxError(
+                            "Local Azure endpoint",
+                            f"did not start ({exc})",
+                            "See azure/server.log in the state directory.",
+                        ) from exc
                 state["phase"] = "up"
                 self._write_state(state)
             except BaseException:
                 self._down_locked()
                 raise
+
+    def _is_taken(self, prefix: str) -> bool:
+        return (
+            any(ns.startswith(f"{prefix}-") for ns in network.list_netns())
+            or bool(network.sandbox_links(prefix))
+            or bool(processes.processes_matching(f"{sshd.ALIAS_ROOT}/{prefix}-"))
+        )
+
+    def _claim_identity(self) -> None:
+        """Make sure our prefix and subnet are not another sandbox's (a hashed identity moves on to a free one)."""
+        if self._hashed:
+            for attempt in range(400):
+                prefix, _ = sandbox_identity(self.state_dir, attempt)
+                if not self._is_taken(prefix):
+                    self.prefix = prefix
+                    break
+            for attempt in range(250):
+                _, net = sandbox_identity(self.state_dir, attempt)
+                if not network.subnet_users(f"10.213.{net}."):
+                    self.net = net
+                    break
+        users = network.subnet_users(f"{self.subnet}.")
+        if users:
+            raise SandboxError(
+                f"Sandbox network {self.subnet}.0/24",
+                f"is already used by {', '.join(users)}",
+                "Stop the sandbox that uses it, or give this one another net= number.",
+            )
 
     def _write_files(self, state: dict, specs: Sequence[HostSpec]) -> None:
         (self.state_dir / "hosts").mkdir(parents=True, exist_ok=True)
@@ -278,8 +372,12 @@ class Sandbox:
             for stale in (path, path.with_name(path.name + ".pub")):
                 stale.unlink(missing_ok=True)
         keygens = [
-            subprocess.Popen(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                ["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             for path, comment in jobs
         ]
         for proc, (path, _) in zip(keygens, jobs, strict=True):
@@ -292,14 +390,21 @@ class Sandbox:
             host_dir = self.host_dir(spec.name)
             alias = sshd.alias_dir(self.prefix, spec.name)
             (host_dir / "authorized_keys").write_text(client_pub)
-            (host_dir / "sshd_config").write_text(sshd.render_sshd_config(alias=alias, address=spec.address, port=spec.port))
+            (host_dir / "sshd_config").write_text(
+                sshd.render_sshd_config(alias=alias, address=spec.address, port=spec.port)
+            )
             public_keys.append((spec, (host_dir / "ssh_host_ed25519_key.pub").read_text()))
         self.known_hosts.write_text(render_known_hosts(public_keys))
         self.ssh_config.write_text(render_ssh_config(specs, key_file=self.key_file, known_hosts=self.known_hosts))
         self.hosts_yml.write_text(render_hosts_yml(specs, key_file=self.key_file, known_hosts=self.known_hosts))
         driver_hosts = [
-            {"name": s.name, "cpus": s.cpus, "mem_kb": s.mem_mb * 1024 * 97 // 100, "index": s.index,
-             "dir": str(self.host_dir(s.name))}
+            {
+                "name": s.name,
+                "cpus": s.cpus,
+                "mem_kb": s.mem_mb * 1024 * 97 // 100,
+                "index": s.index,
+                "dir": str(self.host_dir(s.name)),
+            }
             for s in specs
         ]
         (self.state_dir / "driver.json").write_text(json.dumps({"hosts": driver_hosts}, indent=2))
@@ -307,12 +412,18 @@ class Sandbox:
 
     def _start_driver(self, state: dict) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+        )
         with open(self.state_dir / "driver.log", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "azlin_fleet_sandbox.driver", str(self.state_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
             )
         self._procs["driver"] = proc
         state["driver_pid"] = proc.pid
@@ -324,8 +435,11 @@ class Sandbox:
         for host in state["hosts"]:
             spec = host["spec"]
             network.create_host_link(
-                netns=host["netns"], veth=host["veth"], bridge=self.bridge,
-                address_cidr=f"{spec['address']}/24", mac=network.host_mac(self.net, spec["index"]),
+                netns=host["netns"],
+                veth=host["veth"],
+                bridge=self.bridge,
+                address_cidr=f"{spec['address']}/24",
+                mac=network.host_mac(self.net, spec["index"]),
             )
 
     def _start_sshds(self, state: dict, names: list[str]) -> None:
@@ -334,8 +448,12 @@ class Sandbox:
             host = self._host_state(state, name)
             host_dir = self.host_dir(name)
             (host_dir / "start.sh").write_text(
-                sshd.render_start_script(host_dir=host_dir, alias=sshd.alias_dir(self.prefix, name), hostname=name,
-                                         unreadable=host["faults"]["unreadable"])
+                sshd.render_start_script(
+                    host_dir=host_dir,
+                    alias=sshd.alias_dir(self.prefix, name),
+                    hostname=name,
+                    unreadable=host["faults"]["unreadable"],
+                )
             )
             proc = sshd.launch_sshd(netns=host["netns"], host_dir=host_dir)
             self._procs[name] = proc
@@ -351,7 +469,11 @@ class Sandbox:
                     log = self.host_dir(host["spec"]["name"]) / "start.log"
                     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
                     details.append(f"{host['spec']['name']} ({' / '.join(tail) or 'no output'})")
-            raise SandboxError("Starting sshd", f"not listening on {', '.join(details)}", "See start.log and sshd.log in the host directories.")
+            raise SandboxError(
+                "Starting sshd",
+                f"not listening on {', '.join(details)}",
+                "See start.log and sshd.log in the host directories.",
+            )
 
     # ------------------------------------------------------------------------------------------ down
     def down(self) -> None:
@@ -366,7 +488,9 @@ class Sandbox:
                     path.unlink(missing_ok=True)
         remaining = self.leftovers()
         if remaining:
-            raise SandboxError(f"Sandbox down in {self.state_dir}", "left " + "; ".join(remaining), "Remove them by hand.")
+            raise SandboxError(
+                f"Sandbox down in {self.state_dir}", "left " + "; ".join(remaining), "Remove them by hand."
+            )
 
     def _down_locked(self) -> None:
         state = self._read_state() or {}
@@ -374,20 +498,23 @@ class Sandbox:
             arm = _arm_module(required=False)
             if arm is not None:
                 arm.stop(self.state_dir)
+        sweep = bool(state) or not self._hashed
         namespaces = {h["netns"] for h in state.get("hosts", [])}
-        namespaces |= {ns for ns in network.list_netns() if ns.startswith(f"{self.prefix}-")}
+        if sweep:
+            namespaces |= {ns for ns in network.list_netns() if ns.startswith(f"{self.prefix}-")}
         for ns in sorted(namespaces):
             processes.kill_all(network.netns_pids(ns))
-        processes.kill_all(processes.processes_matching(self._sshd_marker()))
+        if sweep:
+            processes.kill_all(processes.processes_matching(self._sshd_marker()))
         processes.terminate(state.get("driver_pid"), self._driver_marker())
-        processes.kill_all(processes.processes_matching(self._driver_marker()))
+        processes.kill_all(processes.processes_matching(self._driver_marker(), at_end=True))
         for proc in self._procs.values():
             with contextlib.suppress(ChildProcessError, OSError):
                 proc.poll()
         self._procs.clear()
         for ns in sorted(namespaces):
             network.delete_netns(ns)
-        for link in network.list_links(self.prefix):
+        for link in network.sandbox_links(self.prefix) if sweep else []:
             network.delete_link(link)
         if state:
             state["phase"] = "down"
@@ -417,8 +544,11 @@ class Sandbox:
                 break
             time.sleep(0.01)
         log = (self.state_dir / "driver.log").read_text(errors="replace").strip().splitlines()[-3:]
-        raise SandboxError("Sandbox load driver", f"did not apply loads within {timeout:.0f} s ({' / '.join(log)})",
-                           "Restart the sandbox (down, up).")
+        raise SandboxError(
+            "Sandbox load driver",
+            f"did not apply loads within {timeout:.0f} s ({' / '.join(log)})",
+            "Restart the sandbox (down, up).",
+        )
 
     def set_load(
         self,
@@ -445,7 +575,10 @@ class Sandbox:
 
     # ------------------------------------------------------------------------------------------ faults
     def fault(self, name: str, kind: str) -> None:
-        """Inject or clear a fault on one host: stop/start sshd, cut/restore network, unreadable/readable probe files."""
+        """Inject or clear a fault on one host.
+
+        ``stop``/``start`` sshd, ``cut``/``restore`` its network, ``unreadable``/``readable`` its probe files.
+        """
         if kind not in FAULT_KINDS:
             raise SandboxUsageError(f"Fault {kind!r}", "is unknown", f"Use one of: {', '.join(FAULT_KINDS)}.")
         with self._locked():
@@ -474,6 +607,7 @@ class Sandbox:
 
     def _fault_cut(self, state: dict, host: dict) -> None:
         network.set_link(host["veth"], up=False)
+        network.close_connections(host["spec"]["address"])
         host["faults"]["cut"] = True
 
     def _fault_restore(self, state: dict, host: dict) -> None:
@@ -481,8 +615,9 @@ class Sandbox:
         host["faults"]["cut"] = False
 
     def _nsenter_mount(self, host: dict, *args: str) -> None:
-        proc = subprocess.run(["/usr/bin/nsenter", "-t", str(host["sshd_pid"]), "-m", *args],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["/usr/bin/nsenter", "-t", str(host["sshd_pid"]), "-m", *args], capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
             raise SandboxError(f"{' '.join(args)} on {host['spec']['name']!r}", proc.stderr.strip() or "failed")
 
@@ -503,9 +638,14 @@ class Sandbox:
         host["faults"]["unreadable"] = False
 
     def reset(self) -> None:
-        """Every host back to normal: sshd running, network up, files readable, default loads (cpu 5 %, mem 30 %)."""
+        """Every host back to normal: sshd running, network up, files readable, default loads (cpu 5 %, mem 30 %).
+
+        Also restarts the load driver if it died (its counters continue from the files).
+        """
         with self._locked():
             state = self._require_state()
+            if not processes.is_alive(state.get("driver_pid"), self._driver_marker()):
+                self._start_driver(state)
             for host in state["hosts"]:
                 if host["faults"]["cut"] or not network.is_link_up(host["veth"]):
                     self._fault_restore(state, host)
@@ -540,7 +680,9 @@ def _preflight() -> None:
     missing = [tool for tool in REQUIRED_TOOLS if not os.access(tool, os.X_OK)]
     if missing:
         raise SandboxError(
-            "Sandbox up", f"missing {', '.join(missing)}", "Install them: apt-get install openssh-server iproute2 util-linux."
+            "Sandbox up",
+            f"missing {', '.join(missing)}",
+            "Install them: apt-get install openssh-server iproute2 util-linux.",
         )
 
 
@@ -552,14 +694,16 @@ def _arm_module(required: bool = True):  # noqa: ANN202 - a module or None
         if not required:
             return None
         raise SandboxError(
-            "Local Azure endpoint", f"azlin_fleet_sandbox.arm cannot be imported ({exc})",
+            "Local Azure endpoint",
+            f"azlin_fleet_sandbox.arm cannot be imported ({exc})",
             "Start the sandbox without it: up(azure=False), CLI 'up --no-azure'.",
         ) from exc
     if not (hasattr(arm, "launch") and hasattr(arm, "stop")):
         if not required:
             return None
         raise SandboxError(
-            "Local Azure endpoint", "azlin_fleet_sandbox.arm has no launch()/stop() yet",
+            "Local Azure endpoint",
+            "azlin_fleet_sandbox.arm has no launch()/stop() yet",
             "Start the sandbox without it: up(azure=False), CLI 'up --no-azure'.",
         )
     return arm

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from azlin_fleet_sandbox.errors import SandboxUsageError
+
 # The tag key that carries a host's pool (the first of the inventory's default pool keys).
 POOL_TAG = "azlin-pool"
 MAX_HOSTS = 200
@@ -38,8 +40,6 @@ class HostSpec:
 def default_hosts(count: int, subnet: str = "10.213.0") -> list[HostSpec]:
     """The default fleet: web-1..3, stage-1..3, ci-1..2, then node-9..node-<count> (pool bench)."""
     if not 1 <= count <= MAX_HOSTS:
-        from azlin_fleet_sandbox.errors import SandboxUsageError
-
         raise SandboxUsageError(
             "Sandbox host count", f"{count} is out of range", f"Choose between 1 and {MAX_HOSTS} hosts."
         )

@@ -88,11 +88,25 @@ def render_start_script(*, host_dir: Path, alias: str, hostname: str, unreadable
 
 
 def launch_sshd(*, netns: str, host_dir: Path) -> subprocess.Popen:
-    """Start the host's sshd in its namespaces; ``ip netns exec``, ``unshare`` and ``sh`` all exec, so the PID is sshd's."""
+    """Start the host's sshd in its namespaces.
+
+    ``ip netns exec``, ``unshare`` and ``sh`` all exec, so the returned PID ends up being sshd's.
+    """
     with open(host_dir / "start.log", "ab") as log:
         return subprocess.Popen(
-            ["/usr/sbin/ip", "netns", "exec", netns, "/usr/bin/unshare", "-m", "-u", "--propagation", "private",
-             "/bin/sh", str(host_dir / "start.sh")],
+            [
+                "/usr/sbin/ip",
+                "netns",
+                "exec",
+                netns,
+                "/usr/bin/unshare",
+                "-m",
+                "-u",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                str(host_dir / "start.sh"),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -110,7 +124,7 @@ def is_port_open(address: str, port: int, timeout: float = 0.2) -> bool:
 
 
 def wait_for_ports(targets: list[tuple[str, int, subprocess.Popen | None]], timeout: float = 10.0) -> list[str]:
-    """Wait until every (address, port) accepts connections; return the addresses that did not (or whose process died)."""
+    """Wait until every (address, port) accepts connections; return those that did not or whose process died."""
     pending = list(targets)
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ def sandbox_remains(state_dir: Path, prefix: str) -> list[str]:
             mountinfo = (proc / "mountinfo").read_text()
         except OSError:
             continue
-        if state != "Z" and (sshd_marker in cmd or driver_marker in cmd):
+        if state != "Z" and (sshd_marker in cmd or cmd.strip().endswith(driver_marker)):
             found.append(f"process {proc.name}: {cmd.strip()}")
         for line in mountinfo.splitlines():
             if f"{state_dir}/" in line or sshd_marker in line:
@@ -58,7 +59,7 @@ def sandbox_remains(state_dir: Path, prefix: str) -> list[str]:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
     found += [f"netns {ns}" for ns in netns if ns.startswith(f"{prefix}-")]
     links = json.loads(subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout)
-    found += [f"link {link['ifname']}" for link in links if link["ifname"].startswith(prefix)]
+    found += [f"link {link['ifname']}" for link in links if re.fullmatch(rf"{prefix}(br0|h\d+)", link["ifname"])]
     return found
 
 

@@ -8,6 +8,7 @@ documented ``--`` passthrough (``-e fleet_environment=...`` puts /root/bin on PA
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -67,7 +68,13 @@ class Cli:
 
 
 def statuses(report: dict[str, Any]) -> dict[str, str]:
-    return {host["host"]: host["status"] for host in report["hosts"]}
+    """Overall status per target host, 'changed' counted as 'ok' (the playbooks' validate/judge plays on localhost
+    are not targets)."""
+    return {
+        host["host"]: "ok" if host["status"] == "changed" else host["status"]
+        for host in report["hosts"]
+        if host["host"] != "localhost"
+    }
 
 
 @pytest.fixture
@@ -123,7 +130,7 @@ def test_npm_test_on_a_pool_in_parallel_with_retry(cli: Cli) -> None:
     assert "web-[1-3]" in result.stdout  # identical outputs folded into one group
     hosts = statuses(cli.report(result))
     assert set(hosts) == set(WEB)
-    assert set(hosts.values()) <= {"ok", "changed"}
+    assert set(hosts.values()) == {"ok"}
 
 
 @pytest.mark.usefixtures("host_tools")
@@ -144,9 +151,11 @@ def test_idle_dry_run_runs_nothing_and_shows_verdicts(cli: Cli, fleet: Any) -> N
     fleet.set_load("web-2", cpu=80.0)
     result = cli("run", "git pull && npm install", "--tag", "env=dev", "--if-idle", "--dry-run")
     assert result.returncode == 0, result.stderr + result.stdout
-    hosts = statuses(cli.report(result))
-    assert hosts["web-2"] == "gated"
-    assert {name for name, status in hosts.items() if status == "selected"} == set(DEV) - {"web-2"}
+    report = cli.report(result)
+    assert statuses(report)["web-2"] == "gated"
+    plan = {host["host"]: host for host in report["plans"][-1]["hosts"]}
+    assert {name for name, host in plan.items() if host["status"] == "selected"} == set(DEV) - {"web-2"}
+    assert plan["web-2"]["status"] == "gated" and plan["web-2"]["metrics"]["cpu"] > 50
     assert "web-2" in result.stdout and "not idle" in result.stdout
 
 
@@ -162,14 +171,14 @@ def test_make_with_glued_cpu_gate(cli: Cli, fleet: Any) -> None:
     result = cli("run", "make", "--pool", "ci", "--if-cpu-below-50", "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # --format json: only the JSON report on stdout
-    assert statuses(report) == {"ci-1": "gated", "ci-2": "changed"}
+    assert statuses(report) == {"ci-1": "gated", "ci-2": "ok"}
     reasons = next(h["reasons"] for h in report["hosts"] if h["host"] == "ci-1")
-    assert any("cpu 80% >= 50%" in reason for reason in reasons)
+    assert any(re.search(r"cpu 8\d(\.\d)?% >= 50%", reason) for reason in reasons), reasons
 
 
 def test_glued_and_spaced_gate_flags_are_the_same(cli: Cli) -> None:
-    glued = cli("run", "true", "--pool", "ci", "--if-cpu-below-50", "--dry-run", "-v")
-    spaced = cli("run", "true", "--pool", "ci", "--if-cpu-below", "50", "--dry-run", "-v")
+    glued = cli("run", "hostname", "--pool", "ci", "--if-cpu-below-50", "--dry-run", "-v")
+    spaced = cli("run", "hostname", "--pool", "ci", "--if-cpu-below", "50", "--dry-run", "-v")
     assert glued.returncode == spaced.returncode == 0
     assert '"fleet_gate": !unsafe "cpu<50"' in glued.stderr
     assert '"fleet_gate": !unsafe "cpu<50"' in spaced.stderr
@@ -197,7 +206,7 @@ def test_workflow_on_a_tag(cli: Cli, fleet: Any, tmp_path: Path, marker: str) ->
 def test_exit_1_when_a_host_fails_and_the_diff_shows(cli: Cli) -> None:
     result = cli("run", "hostname; test $(hostname) != web-2", "--pool", "web-servers")
     assert result.returncode == 1, result.stderr + result.stdout
-    assert statuses(cli.report(result)) == {"web-1": "changed", "web-2": "failed", "web-3": "changed"}
+    assert statuses(cli.report(result)) == {"web-1": "ok", "web-2": "failed", "web-3": "ok"}
     assert "+web-2" in result.stdout or "-web-2" in result.stdout  # web-2 shown as a diff against the baseline
 
 
@@ -244,7 +253,7 @@ def test_exit_2_without_any_inventory(cli: Cli, marker: str, fleet: Any) -> None
 
 
 def test_exit_3_when_no_host_matches(cli: Cli) -> None:
-    result = cli("run", "true", "--pool", "no-such-pool")
+    result = cli("run", "hostname", "--pool", "no-such-pool")
     assert result.returncode == 3, result.stderr + result.stdout
     assert "nothing selected" in result.stderr and "pool_no_such_pool" in result.stderr
 
@@ -260,9 +269,9 @@ def test_exit_3_when_every_host_is_gated(cli: Cli, fleet: Any, marker: str) -> N
 
 def test_exit_4_when_the_only_failures_are_unreachable(cli: Cli, fleet: Any) -> None:
     fleet.fault("web-3", "stop")
-    result = cli("run", "true", "--pool", "web-servers")
+    result = cli("run", "hostname", "--pool", "web-servers")
     assert result.returncode == 4, result.stderr + result.stdout
-    assert statuses(cli.report(result)) == {"web-1": "changed", "web-2": "changed", "web-3": "unreachable"}
+    assert statuses(cli.report(result)) == {"web-1": "ok", "web-2": "ok", "web-3": "unreachable"}
 
 
 # --- inventory, passthrough, output formats ------------------------------------------------------------------
@@ -287,7 +296,7 @@ def test_config_file_inventory(cli: Cli, fleet: Any, tmp_path: Path) -> None:
     config = tmp_path / "xdg" / "azlin-fleet" / "config.yml"
     config.parent.mkdir(parents=True)
     config.write_text(f"inventory: {fleet.state_dir / 'hosts.yml'}\n")
-    result = cli("run", "true", "--tag", "env=staging", inventory=None)
+    result = cli("run", "hostname", "--tag", "env=staging", inventory=None)
     assert result.returncode == 0, result.stderr + result.stdout
     assert set(statuses(cli.report(result))) == set(STAGING)
 
@@ -315,7 +324,7 @@ def test_command_text_is_never_templated(cli: Cli) -> None:
 
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_other_formats_print_only_that_report(cli: Cli, fmt: str) -> None:
-    result = cli("run", "true", "--pool", "ci", "--format", fmt)
+    result = cli("run", "hostname", "--pool", "ci", "--format", fmt)
     assert result.returncode == 0, result.stderr
     assert "ci-[1-2]" in result.stdout or "ci-1" in result.stdout
     assert ("<html" in result.stdout.lower()) == (fmt == "html")
@@ -326,7 +335,7 @@ def test_probe_table(cli: Cli, fleet: Any) -> None:
     result = cli("probe", "--pool", "web-servers", "--if-cpu-below", "50")
     assert result.returncode == 0, result.stderr + result.stdout
     rows = {line.split()[1]: line for line in result.stdout.splitlines()[1:] if len(line.split()) > 1}
-    assert "gated" in rows["web-2"] and "cpu 80% >= 50%" in rows["web-2"]
+    assert "gated" in rows["web-2"] and re.search(r"cpu 8\d(\.\d)?% >= 50%", rows["web-2"])
     assert "selected" in rows["web-1"] and "selected" in rows["web-3"]
 
 

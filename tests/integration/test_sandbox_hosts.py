@@ -39,14 +39,20 @@ idle = [round(time.time() - struct.unpack_from("<i", data, o + 340)[0])
         for o in range(0, len(data), 384) if struct.unpack_from("<h", data, o)[0] == 7]
 print(json.dumps({"hostname": socket.gethostname(), "loadavg": open("/proc/loadavg").read().split(),
                   "cpu": 100 * (1 - (i1 - i0) / (t1 - t0)), "cpus": cpus,
-                  "mem": 100 * (1 - mem["MemAvailable"] / mem["MemTotal"]), "mem_total": mem["MemTotal"], "idle": idle}))
+                  "mem": 100 * (1 - mem["MemAvailable"] / mem["MemTotal"]), "idle": idle}))
 """
 
 
-def ssh(box: Sandbox, host: str, command: str, *, stdin: str | None = None, timeout: int = 5) -> subprocess.CompletedProcess:
+def ssh(
+    box: Sandbox, host: str, command: str, *, stdin: str | None = None, timeout: int = 5
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["ssh", "-F", str(box.ssh_config), "-o", f"ConnectTimeout={timeout}", host, command],
-        input=stdin, capture_output=True, text=True, timeout=timeout + 20, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 20,
+        check=False,
     )
 
 
@@ -68,8 +74,13 @@ def distinct_loads(box: Sandbox) -> dict[str, dict]:
         load = (round(0.25 + 0.5 * i, 2), round(0.2 + 0.3 * i, 2), round(0.1 + 0.2 * i, 2))
         users = [30 * (i + 1), 1200][: i % 3]
         box.set_load(host.name, cpu=cpu, load=load, mem=mem, users=users)
-        expected[host.name] = {"cpu": cpu, "mem": mem, "loadavg": [f"{v:.2f}" for v in load], "users": users,
-                               "cpus": host.cpus}
+        expected[host.name] = {
+            "cpu": cpu,
+            "mem": mem,
+            "loadavg": [f"{v:.2f}" for v in load],
+            "users": users,
+            "cpus": host.cpus,
+        }
     return expected
 
 
@@ -102,7 +113,9 @@ def test_the_machines_real_proc_is_untouched(fleet: Sandbox) -> None:
     fleet.set_load("web-1", load=(7.77, 6.66, 5.55), mem=99)
     real_loadavg = Path("/proc/loadavg").read_text().split()
     assert real_loadavg[:3] != ["7.77", "6.66", "5.55"]
-    real_cpus = sum(1 for line in Path("/proc/stat").read_text().splitlines() if line[:3] == "cpu" and line[3].isdigit())
+    real_cpus = sum(
+        1 for line in Path("/proc/stat").read_text().splitlines() if line[:3] == "cpu" and line[3].isdigit()
+    )
     assert real_cpus == os.cpu_count()
     real_total = int(Path("/proc/meminfo").read_text().split()[1])
     assert real_total == os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -112,6 +125,7 @@ def test_the_machines_real_proc_is_untouched(fleet: Sandbox) -> None:
     assert os.uname().nodename not in {h.name for h in fleet.hosts()}
 
 
+@pytest.mark.multiversion
 def test_ansible_playbook_reaches_every_host_with_host_key_checking(fleet: Sandbox, run_playbook) -> None:
     expected = distinct_loads(fleet)
     proc = run_playbook(PLAYBOOK, extra_vars={"fleet_expected": expected})
@@ -125,10 +139,20 @@ def test_ansible_playbook_reaches_every_host_with_host_key_checking(fleet: Sandb
 def test_an_unknown_host_key_is_refused(fleet: Sandbox, run_ansible, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    proc = run_ansible(["ansible", "-i", str(fleet.hosts_yml), "ci-1", "-m", "ansible.builtin.ping",
-                        "-e", f"ansible_ssh_common_args='-o UserKnownHostsFile={empty} -o StrictHostKeyChecking=yes'"],
-                       # a fresh connection: a persisted one (ControlPersist) would skip the host-key check
-                       env={"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"})
+    proc = run_ansible(
+        [
+            "ansible",
+            "-i",
+            str(fleet.hosts_yml),
+            "ci-1",
+            "-m",
+            "ansible.builtin.ping",
+            "-e",
+            f"ansible_ssh_common_args='-o UserKnownHostsFile={empty} -o StrictHostKeyChecking=yes'",
+        ],
+        # a fresh connection: a persisted one (ControlPersist) would skip the host-key check
+        env={"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"},
+    )
     assert proc.returncode != 0
     assert "Host key verification failed" in proc.stdout + proc.stderr
 
@@ -143,8 +167,14 @@ def test_stop_refuses_connections_and_start_brings_sshd_back(fleet: Sandbox) -> 
     assert ssh(fleet, "web-3", "hostname").stdout == "web-3\n"
 
 
-def test_cut_makes_connections_time_out_and_restore_reconnects(fleet: Sandbox) -> None:
+def test_cut_makes_connections_time_out_and_restore_reconnects(fleet: Sandbox, run_ansible) -> None:
+    ping = ["ansible", "-i", str(fleet.hosts_yml), "ci-2", "-m", "ansible.builtin.ping"]
+    assert run_ansible(ping).returncode == 0  # leaves a persisted (ControlPersist) connection behind
     fleet.fault("ci-2", "cut")
+    started = time.monotonic()
+    proc = run_ansible(ping, env={"ANSIBLE_TIMEOUT": "2"})
+    assert proc.returncode == 4 and "UNREACHABLE" in proc.stdout, proc.stdout + proc.stderr
+    assert time.monotonic() - started < 10
     started = time.monotonic()
     proc = ssh(fleet, "ci-2", "true", timeout=2)
     assert proc.returncode == 255 and "timed out" in proc.stderr, proc.stderr
@@ -169,15 +199,17 @@ def test_unreadable_probe_files_fail_to_read_even_for_root(fleet: Sandbox) -> No
     assert ssh(fleet, "stage-1", "head -c 4 /proc/stat").stdout == "cpu "
 
 
-def test_reset_clears_every_fault_and_load(fleet: Sandbox) -> None:
+def test_reset_clears_every_fault_and_load_and_revives_the_driver(fleet: Sandbox) -> None:
     fleet.fault("web-1", "stop")
     fleet.fault("web-2", "cut")
     fleet.fault("ci-1", "unreadable")
     fleet.set_load("ci-2", cpu=90, load=(4, 4, 4), mem=95, users=[0])
+    os.kill(fleet.status()["driver"]["pid"], signal.SIGKILL)
     fleet.reset()
     status = {h["name"]: h for h in fleet.status()["hosts"]}
     assert {(h["sshd"], h["network"], h["probe_files"]) for h in status.values()} == {("running", "ok", "readable")}
     assert status["ci-2"]["load"] == {"cpu": 5.0, "load": [0.05, 0.04, 0.01], "mem": 30.0, "users": []}
+    assert fleet.status()["driver"]["running"]
     seen = probe_all(fleet, ["web-1", "web-2", "ci-1", "ci-2"])
     assert {s["hostname"] for s in seen.values()} == {"web-1", "web-2", "ci-1", "ci-2"}
     assert seen["ci-2"]["cpu"] == pytest.approx(5, abs=2) and seen["ci-2"]["idle"] == []
@@ -208,8 +240,9 @@ def test_sixteen_hosts_then_down_leaves_nothing_even_after_a_crash(run_ansible, 
     try:
         names = [h.name for h in box.hosts()]
         assert len(names) == 16 and names[-1] == "node-16"
-        proc = run_ansible(["ansible", "-i", str(box.hosts_yml), "all", "-f", "16", "-m", "ansible.builtin.command",
-                            "-a", "hostname"])
+        proc = run_ansible(
+            ["ansible", "-i", str(box.hosts_yml), "all", "-f", "16", "-m", "ansible.builtin.command", "-a", "hostname"]
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert sorted(line.split()[0] for line in proc.stdout.splitlines() if "| CHANGED |" in line) == sorted(names)
         # Leave things behind as a crash would: a session process, a fault mount, a dead driver, no Popen handles.

@@ -105,7 +105,7 @@ def test_reference_command_rolling_deploy() -> None:
         "fleet_command": "deploy.sh",
         "fleet_targets": "pool_staging",
         "fleet_sequence": 1,
-        "fleet_wait_for_health": True,
+        "fleet_health_cmd": "/bin/true",  # --wait-for-health alone: the host must still run a command
     }
 
 
@@ -157,7 +157,6 @@ def test_every_run_flag() -> None:
         "fleet_max_failures": "10%",
         "fleet_retries": 2,
         "fleet_sequence": 2,
-        "fleet_wait_for_health": True,
         "fleet_health_cmd": "systemctl is-active app",
         "fleet_health_url": "http://localhost:8080/health",
         "fleet_health_port": 8080,

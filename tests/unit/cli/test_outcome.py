@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from azlin_fleet_cli.outcome import ExitCode, exit_code_for
+from azlin_fleet_cli.outcome import ExitCode, exit_code_for, exit_code_for_report
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,47 @@ from azlin_fleet_cli.outcome import ExitCode, exit_code_for
 )
 def test_exit_code_for(statuses: list[str], expected: ExitCode) -> None:
     assert exit_code_for(statuses) == expected
+
+
+def _hosts(*entries: tuple[str, str, str]) -> list[dict[str, object]]:
+    return [{"host": host, "status": status, "reasons": [reason] if reason else []} for host, status, reason in entries]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "dry_run", "expected"),
+    [
+        pytest.param(
+            _hosts(
+                ("localhost", "failed", "judge: run failed on 1 host"), ("web-1", "ok", ""), ("web-2", "failed", "")
+            ),
+            False,
+            ExitCode.FAILED,
+            id="controller-judge-ignored-target-failed",
+        ),
+        pytest.param(
+            _hosts(("localhost", "failed", "judge: unreachable"), ("web-1", "ok", ""), ("web-3", "unreachable", "")),
+            False,
+            ExitCode.UNREACHABLE,
+            id="controller-failure-does-not-hide-exit-4",
+        ),
+        pytest.param(
+            _hosts(("localhost", "failed", 'Check: Targets "pool_x" select no host. Check the pool')),
+            False,
+            ExitCode.NOTHING_RAN,
+            id="no-host-matched",
+        ),
+        pytest.param(
+            _hosts(("localhost", "failed", "Validate: Invalid fleet_timeout")),
+            False,
+            ExitCode.USAGE,
+            id="refused-input",
+        ),
+        pytest.param(_hosts(("localhost", "ok", "")), True, ExitCode.OK, id="dry-run-plan-only"),
+        pytest.param(_hosts(("localhost", "ok", "")), False, ExitCode.NOTHING_RAN, id="nothing-dispatched"),
+        pytest.param(
+            _hosts(("localhost", "ok", ""), ("web-1", "gated", "")), True, ExitCode.NOTHING_RAN, id="dry-all-gated"
+        ),
+    ],
+)
+def test_exit_code_for_report(hosts: list[dict[str, object]], dry_run: bool, expected: ExitCode) -> None:
+    assert exit_code_for_report(hosts, dry_run=dry_run) == expected

@@ -44,5 +44,7 @@ def test_ssh_config_names_each_host_and_checks_host_keys() -> None:
 
 def test_known_hosts_lists_name_and_address() -> None:
     hosts = default_hosts(2)
-    text = render_known_hosts([(hosts[0], "ssh-ed25519 AAAAC3Nza1 root@web-1\n"), (hosts[1], "ssh-ed25519 AAAAB root@web-2")])
+    text = render_known_hosts(
+        [(hosts[0], "ssh-ed25519 AAAAC3Nza1 root@web-1\n"), (hosts[1], "ssh-ed25519 AAAAB root@web-2")]
+    )
     assert text == "web-1,10.213.0.11 ssh-ed25519 AAAAC3Nza1\nweb-2,10.213.0.12 ssh-ed25519 AAAAB\n"

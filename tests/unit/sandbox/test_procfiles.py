@@ -91,7 +91,13 @@ def test_stat_has_the_lines_a_real_kernel_writes() -> None:
     assert lines[0].startswith("cpu  ")  # the aggregate line has two spaces, as in the kernel
     assert [line.split()[0] for line in lines[1:5]] == ["cpu0", "cpu1", "cpu2", "cpu3"]
     assert [line.split()[0] for line in lines[5:]] == [
-        "intr", "ctxt", "btime", "processes", "procs_running", "procs_blocked", "softirq",
+        "intr",
+        "ctxt",
+        "btime",
+        "processes",
+        "procs_running",
+        "procs_blocked",
+        "softirq",
     ]
     assert "btime 1700000123" in lines
     assert "procs_running 3" in lines
@@ -179,8 +185,15 @@ def test_utmpdump_reads_the_records(tmp_path) -> None:
         ({"users": [10, -5]}, "Interactive users"),
         ({"users": ["x"]}, "Interactive users"),
     ],
-    ids=["cpu-over-100", "cpu-negative", "mem-over-100", "load-two-values", "load-negative", "users-negative",
-         "users-text"],
+    ids=[
+        "cpu-over-100",
+        "cpu-negative",
+        "mem-over-100",
+        "load-two-values",
+        "load-negative",
+        "users-negative",
+        "users-text",
+    ],
 )
 def test_merge_load_rejects_bad_values(kwargs: dict, match: str) -> None:
     with pytest.raises(SandboxUsageError, match=match):

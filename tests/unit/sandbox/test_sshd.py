@@ -9,8 +9,13 @@ from azlin_fleet_sandbox.sshd import alias_dir, render_sshd_config, render_start
 
 def test_sshd_config_root_by_key_only_and_room_for_parallel_forks() -> None:
     lines = render_sshd_config(alias="/run/azlin-fleet/azf-web-1", address="10.213.0.11", port=22).splitlines()
-    for expected in ["ListenAddress 10.213.0.11", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
-                     "UsePAM no", "AuthorizedKeysFile /run/azlin-fleet/azf-web-1/authorized_keys"]:
+    for expected in [
+        "ListenAddress 10.213.0.11",
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "UsePAM no",
+        "AuthorizedKeysFile /run/azlin-fleet/azf-web-1/authorized_keys",
+    ]:
         assert expected in lines
     max_startups = int(next(line for line in lines if line.startswith("MaxStartups")).split()[1])
     max_sessions = int(next(line for line in lines if line.startswith("MaxSessions")).split()[1])
@@ -19,7 +24,9 @@ def test_sshd_config_root_by_key_only_and_room_for_parallel_forks() -> None:
 
 def test_start_script_mounts_probe_files_then_private_dirs_then_execs_sshd() -> None:
     alias = alias_dir("azt", "web-1")
-    script = render_start_script(host_dir=Path("/tmp/state/hosts/web-1"), alias=alias, hostname="web-1", unreadable=False)
+    script = render_start_script(
+        host_dir=Path("/tmp/state/hosts/web-1"), alias=alias, hostname="web-1", unreadable=False
+    )
     lines = script.splitlines()
     assert "hostname web-1" in lines
     for name in ("loadavg", "stat", "meminfo"):

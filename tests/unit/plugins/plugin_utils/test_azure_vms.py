@@ -104,7 +104,11 @@ def test_status_items_alone_fall_back_to_nic_back_references():
     records = azure_vms.normalize_vms(fetched["vms"], fetched["nics"], fetched["public_ips"])
     web = next(r for r in records if r.name == "web-1")
     # No networkProfile: the NICs' virtualMachine ids (rg-web) still match the VM id (RG-WEB); primary first.
-    assert (web.private_ips, web.public_ips, web.power_state) == (("10.0.0.4", "10.99.0.12"), ("203.0.113.10",), "running")
+    assert (web.private_ips, web.public_ips, web.power_state) == (
+        ("10.0.0.4", "10.99.0.12"),
+        ("203.0.113.10",),
+        "running",
+    )
     assert web.size == ""  # the status-only shape carries no model
 
 
@@ -112,7 +116,8 @@ def test_official_examples_nic_and_public_ip_shapes():
     nics = example_body("2026-03-01_NetworkInterfaceListAll.json")["value"]
     pips = example_body("2026-03-01_PublicIpAddressListAll.json")["value"]
     vm = {
-        "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1",
+        "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1"
+        "/providers/Microsoft.Compute/virtualMachines/vm1",
         "name": "vm1",
         "location": "eastus",
         "properties": {"instanceView": example_body("2026-04-01_VirtualMachine_Get_InstanceView.json")},
@@ -126,7 +131,12 @@ def test_official_examples_nic_and_public_ip_shapes():
 def test_official_maximum_set_vm_model_fields():
     vm = example_body("2026-04-01_VirtualMachine_ListAll_MaximumSet_Gen.json")["value"][0]
     [record] = azure_vms.normalize_vms([vm], [], [])
-    assert (record.size, record.os_type, record.admin_user, record.computer_name) == ("Standard_A0", "Windows", "Foo12", "Test")
+    assert (record.size, record.os_type, record.admin_user, record.computer_name) == (
+        "Standard_A0",
+        "Windows",
+        "Foo12",
+        "Test",
+    )
     assert record.power_state == "unknown"  # the model carries no instance view
     assert azure_vms.has_vm_model([vm])
 
@@ -153,7 +163,10 @@ def test_power_state_of(statuses, expected):
 
 
 def test_records_serialise_to_json(records):
-    assert json.loads(json.dumps(dataclasses.asdict(records[(S1, "web-1")])))["private_ips"] == ["10.0.0.4", "10.99.0.12"]
+    assert json.loads(json.dumps(dataclasses.asdict(records[(S1, "web-1")])))["private_ips"] == [
+        "10.0.0.4",
+        "10.99.0.12",
+    ]
 
 
 # ---- filter ------------------------------------------------------------------------------------------------------
@@ -184,8 +197,10 @@ def test_filters(vm_filter, kept, why):
 
 
 def test_rejection_reasons_name_the_filter():
-    _, dropped = azure_vms.filter_vms(azure_vms.normalize_fleet(fleet_fetched()),
-                                      VmFilter(power_states=(), resource_groups=("rg-web",), include_tags=("env",)))
+    _, dropped = azure_vms.filter_vms(
+        azure_vms.normalize_fleet(fleet_fetched()),
+        VmFilter(power_states=(), resource_groups=("rg-web",), include_tags=("env",)),
+    )
     assert dropped == {"include_tags": 1, "resource group": 3}
 
 
@@ -322,5 +337,8 @@ def test_host_names_are_deterministic_whatever_the_input_order():
 def test_unknown_options_are_named_with_a_suggestion():
     known = ["plugin", "subscriptions", "auth_source"]
     azure_vms.check_known_options(["plugin", "auth_source"], known)
-    with pytest.raises(FleetConfigError, match=r"unknown option\(s\) 'subscription'.*Did you mean 'subscription' -> 'subscriptions'"):
+    with pytest.raises(
+        FleetConfigError,
+        match=r"unknown option\(s\) 'subscription'.*Did you mean 'subscriptions' instead of 'subscription'",
+    ):
         azure_vms.check_known_options(["plugin", "subscription"], known)

@@ -13,8 +13,12 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
     ("error", "text"),
     [
         pytest.param(
-            FleetError("Invalid gate 'cpu<<50'", "expected a number after '<'", "Write a comparison such as 'cpu<50'.",
-                       location="column 5"),
+            FleetError(
+                "Invalid gate 'cpu<<50'",
+                "expected a number after '<'",
+                "Write a comparison such as 'cpu<50'.",
+                location="column 5",
+            ),
             "Invalid gate 'cpu<<50' at column 5: expected a number after '<'. Write a comparison such as 'cpu<50'.",
             id="subject-location-reason-hint",
         ),

@@ -6,11 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.azlin.fleet.plugins.module_utils.proc_metrics import meets_limits
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
     Condition,
     IdleThresholds,
     combine_gates,
+    compile_gate,
     evaluate_gate,
     parse_gate,
 )
@@ -18,8 +20,18 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
 
 def metrics(cpu=5.0, mem=30.0, load1=0.1, cpus=2, sessions=()):
     sessions = [{"user": f"u{i}", "line": f"pts/{i}", "host": "", "idle": idle} for i, idle in enumerate(sessions)]
-    return {"cpu": cpu, "mem": mem, "load1": load1, "load5": load1, "load15": load1, "cpus": cpus,
-            "users": len(sessions), "sessions": sessions, "uptime": 100.0, "interval": 1.0}
+    return {
+        "cpu": cpu,
+        "mem": mem,
+        "load1": load1,
+        "load5": load1,
+        "load15": load1,
+        "cpus": cpus,
+        "users": len(sessions),
+        "sessions": sessions,
+        "uptime": 100.0,
+        "interval": 1.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -34,8 +46,12 @@ def metrics(cpu=5.0, mem=30.0, load1=0.1, cpus=2, sessions=()):
         pytest.param("  CPU < 50 AND Idle ", (Condition("cpu", "<", 50.0), Condition("idle")), id="blanks-and-case"),
         pytest.param(
             "cpu<50 and mem<80 and load<1 and users==0",
-            (Condition("cpu", "<", 50.0), Condition("mem", "<", 80.0), Condition("load", "<", 1.0),
-             Condition("users", "==", 0.0)),
+            (
+                Condition("cpu", "<", 50.0),
+                Condition("mem", "<", 80.0),
+                Condition("load", "<", 1.0),
+                Condition("users", "==", 0.0),
+            ),
             id="all-four-joined",
         ),
     ],
@@ -49,8 +65,11 @@ def test_parse_gate_accepts(source: str, expected: tuple[Condition, ...]) -> Non
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        pytest.param("cpu<<50", "Invalid gate 'cpu<<50' at column 5: expected a number after '<'. "
-                     "Write a comparison such as 'cpu<50'.", id="the-style-guide-example"),
+        pytest.param(
+            "cpu<<50",
+            "Invalid gate 'cpu<<50' at column 5: expected a number after '<'. Write a comparison such as 'cpu<50'.",
+            id="the-style-guide-example",
+        ),
         pytest.param("cpu<", "at column 5: expected a number after '<'", id="missing-number-at-end"),
         pytest.param("cpu>50", "at column 4: 'cpu' supports only '<', not '>'", id="wrong-operator"),
         pytest.param("cpu50", "at column 4: expected '<' after 'cpu'", id="missing-operator"),
@@ -89,11 +108,23 @@ def test_parse_error_fields_are_structured() -> None:
         pytest.param("users==0", metrics(sessions=(5000,)), False, ("users 1 != 0",), id="users"),
         pytest.param("idle", metrics(cpu=5, load1=0.2, cpus=1, sessions=(901,)), True, (), id="idle-old-session"),
         pytest.param("idle", metrics(cpu=12, load1=0.1), False, ("not idle: cpu 12% >= 10%",), id="idle-cpu"),
-        pytest.param("idle", metrics(load1=0.8, cpus=2), False, ("not idle: load 0.40 >= 0.30 per CPU",), id="idle-load"),
-        pytest.param("idle", metrics(sessions=(60,)), False, ("not idle: user u0 active 60s ago (< 900s)",),
-                     id="idle-recent-user"),
-        pytest.param("cpu<50 and mem<40", metrics(cpu=70, mem=45), False, ("cpu 70% >= 50%", "mem 45% >= 40%"),
-                     id="all-failures-listed"),
+        pytest.param(
+            "idle", metrics(load1=0.8, cpus=2), False, ("not idle: load 0.40 >= 0.30 per CPU",), id="idle-load"
+        ),
+        pytest.param(
+            "idle",
+            metrics(sessions=(60,)),
+            False,
+            ("not idle: user u0 active 60s ago (< 900s)",),
+            id="idle-recent-user",
+        ),
+        pytest.param(
+            "cpu<50 and mem<40",
+            metrics(cpu=70, mem=45),
+            False,
+            ("cpu 70% >= 50%", "mem 45% >= 40%"),
+            id="all-failures-listed",
+        ),
     ],
 )
 def test_evaluate_gate(source: str, host: dict, passed: bool, reasons: tuple[str, ...]) -> None:
@@ -153,3 +184,35 @@ def test_parse_gate_never_crashes_unexpectedly(source: str) -> None:
         assert 1 <= column <= len(source) + 1
     else:
         assert gate.conditions
+
+
+# ---- the host-side check of wait mode agrees with evaluate_gate
+
+sessions = st.lists(st.integers(0, 3600), max_size=3)
+gate_sources = st.sampled_from(
+    ["idle", "cpu<50", "mem<80", "load<0.7", "users==0", "idle and mem<60", "cpu<20 and users==0"]
+)
+
+
+@given(
+    source=gate_sources,
+    cpu=percent,
+    mem=percent,
+    load1=st.floats(0, 8, allow_nan=False),
+    cpus=st.integers(1, 8),
+    idle=sessions,
+)
+def test_compiled_limits_agree_with_evaluate_gate(source, cpu, mem, load1, cpus, idle) -> None:
+    host = metrics(cpu=cpu, mem=mem, load1=load1, cpus=cpus, sessions=tuple(idle))
+    gate = parse_gate(source)
+    assert meets_limits(compile_gate(gate), host) == evaluate_gate(gate, host).passed
+
+
+def test_compile_gate_expands_idle_from_the_thresholds() -> None:
+    limits = compile_gate(parse_gate("idle"), IdleThresholds(cpu=5.0, load=0.1, user_idle_seconds=60))
+    assert limits == [
+        {"metric": "cpu", "below": 5.0},
+        {"metric": "load_per_cpu", "below": 0.1},
+        {"metric": "user_idle", "at_least": 60},
+    ]
+    assert compile_gate(None) == []

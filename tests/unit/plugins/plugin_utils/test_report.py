@@ -34,17 +34,38 @@ def validate(report: dict[str, Any]) -> None:
 @pytest.fixture
 def report() -> dict[str, Any]:
     collector = ReportCollector(build_masker())
-    collector.add_plan({
-        "version": 1, "gate": "cpu<50", "gate_mode": "skip", "route_by": "score", "count": None, "dry_run": False,
-        "hosts": [
-            {"host": f"web-{i}", "status": "selected", "order": i, "score": 5.0, "metrics": {}, "reasons": []}
-            for i in range(1, 7)
-        ] + [
-            {"host": "web-7", "status": "gated", "order": None, "score": 70.0, "metrics": {}, "reasons": ["cpu 70% >= 50%"]},
-            {"host": "web-8", "status": "unmeasurable", "order": None, "score": None, "metrics": None,
-             "reasons": ["probe failed: /proc/stat unreadable"]},
-        ],
-    })
+    collector.add_plan(
+        {
+            "version": 1,
+            "gate": "cpu<50",
+            "gate_mode": "skip",
+            "route_by": "score",
+            "count": None,
+            "dry_run": False,
+            "hosts": [
+                {"host": f"web-{i}", "status": "selected", "order": i, "score": 5.0, "metrics": {}, "reasons": []}
+                for i in range(1, 7)
+            ]
+            + [
+                {
+                    "host": "web-7",
+                    "status": "gated",
+                    "order": None,
+                    "score": 70.0,
+                    "metrics": {},
+                    "reasons": ["cpu 70% >= 50%"],
+                },
+                {
+                    "host": "web-8",
+                    "status": "unmeasurable",
+                    "order": None,
+                    "score": None,
+                    "metrics": None,
+                    "reasons": ["probe failed: /proc/stat unreadable"],
+                },
+            ],
+        }
+    )
     collector.add_task(TaskInfo("t1", "Run command", "fleet", "run.yml:10"))
     for i in range(1, 5):
         collector.add_result(f"web-{i}", "t1", Outcome("changed", 0, "release 42\npassword=hunter2\n"))
@@ -52,7 +73,9 @@ def report() -> dict[str, Any]:
     collector.add_result("web-6", "t1", Outcome("failed", 1, "", "boom", reason="non-zero return code"))
     collector.add_task(TaskInfo("t2", "Use secret", "fleet"))
     collector.add_result("web-1", "t2", Outcome("ok", 0, "the-no-log-output"), no_log=True)
-    return build_report(collector, name="unit", started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:00:05+00:00")
+    return build_report(
+        collector, name="unit", started="2026-01-01T00:00:00+00:00", finished="2026-01-01T00:00:05+00:00"
+    )
 
 
 def test_built_report_matches_schema(report: dict[str, Any]) -> None:
@@ -67,17 +90,25 @@ def test_plan_hosts_appear_with_reasons(report: dict[str, Any]) -> None:
     plan = report["tasks"][0]
     assert (plan["kind"], plan["name"]) == ("plan", "route hosts (gate cpu<50, by score)")
     assert [(g["nodeset"], g["status"]) for g in plan["groups"]] == [
-        ("web-[1-6]", "selected"), ("web-7", "gated"), ("web-8", "unmeasurable")
+        ("web-[1-6]", "selected"),
+        ("web-7", "gated"),
+        ("web-8", "unmeasurable"),
     ]
-    assert hosts_by_status(report) == {"changed": "web-[1-5]", "failed": "web-6", "gated": "web-7",
-                                       "unmeasurable": "web-8"}
+    assert hosts_by_status(report) == {
+        "changed": "web-[1-5]",
+        "failed": "web-6",
+        "gated": "web-7",
+        "unmeasurable": "web-8",
+    }
     assert report["counts"] == {"failed": 1, "unmeasurable": 1, "gated": 1, "changed": 5}
 
 
 def test_task_groups_diff_and_outputs_stored_once(report: dict[str, Any]) -> None:
     task = report["tasks"][1]
     assert [(g["nodeset"], g["status"], g["baseline"]) for g in task["groups"]] == [
-        ("web-[1-4]", "changed", True), ("web-5", "changed", False), ("web-6", "failed", False)
+        ("web-[1-4]", "changed", True),
+        ("web-5", "changed", False),
+        ("web-6", "failed", False),
     ]
     assert "-release 42\n+release 41" in task["groups"][1]["diff"]
     assert "+boom" in task["groups"][2]["diff"]
@@ -140,7 +171,9 @@ def test_unknown_format_is_refused(report: dict[str, Any]) -> None:
     [
         pytest.param("{not json", "cannot be read as JSON", id="not-json"),
         pytest.param('{"format": "other"}', "not an azlin.fleet.report file", id="other-format"),
-        pytest.param('{"format": "azlin.fleet.report", "version": 99}', "schema version 99 is not supported", id="version"),
+        pytest.param(
+            '{"format": "azlin.fleet.report", "version": 99}', "schema version 99 is not supported", id="version"
+        ),
     ],
 )
 def test_load_report_refuses_bad_files(tmp_path: Path, content: str, message: str) -> None:

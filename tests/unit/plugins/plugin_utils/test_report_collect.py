@@ -30,7 +30,9 @@ COMMAND_FAILED = {"rc": 2, "stdout": "out", "stderr": "err", "msg": "non-zero re
 @pytest.mark.parametrize(
     ("event", "result", "expected"),
     [
-        pytest.param("ok", {"rc": 0, "stdout": "hi", "stderr": "", "changed": False}, Outcome("ok", 0, "hi", ""), id="command-ok"),
+        pytest.param(
+            "ok", {"rc": 0, "stdout": "hi", "stderr": "", "changed": False}, Outcome("ok", 0, "hi", ""), id="command-ok"
+        ),
         pytest.param("ok", {"rc": 0, "stdout": "", "changed": True}, Outcome("changed", 0), id="changed"),
         pytest.param(
             "failed", COMMAND_FAILED, Outcome("failed", 2, "out", "err", "non-zero return code"), id="command-failed"
@@ -41,7 +43,9 @@ COMMAND_FAILED = {"rc": 2, "stdout": "out", "stderr": "err", "msg": "non-zero re
             Outcome("unreachable", reason="ssh: connect to host 127.0.0.9 port 22: Connection refused"),
             id="unreachable-message-is-reason-not-output",
         ),
-        pytest.param("ok", {"msg": "hello from debug"}, Outcome("ok", stdout="hello from debug"), id="debug-msg-is-output"),
+        pytest.param(
+            "ok", {"msg": "hello from debug"}, Outcome("ok", stdout="hello from debug"), id="debug-msg-is-output"
+        ),
         pytest.param(
             "ok",
             {"changed": True, "results": [{"stdout": "a"}, {"stdout": "b"}]},
@@ -56,8 +60,13 @@ COMMAND_FAILED = {"rc": 2, "stdout": "out", "stderr": "err", "msg": "non-zero re
         ),
         pytest.param(
             "skipped",
-            {"skipped": True, "fleet_status": "blocked", "fleet_reason": "requires 'build' which failed",
-             "fleet_step": "deploy", "fleet_attempts": 1},
+            {
+                "skipped": True,
+                "fleet_status": "blocked",
+                "fleet_reason": "requires 'build' which failed",
+                "fleet_step": "deploy",
+                "fleet_attempts": 1,
+            },
             Outcome("blocked", reason="requires 'build' which failed", step="deploy", attempts=1),
             id="fleet-status-overrides",
         ),
@@ -67,7 +76,9 @@ COMMAND_FAILED = {"rc": 2, "stdout": "out", "stderr": "err", "msg": "non-zero re
             Outcome("ok", 0, "x", attempts=3, duration=62.5),
             id="delta-and-until-attempts",
         ),
-        pytest.param("ok", {"fleet_status": "bogus", "msg": "m"}, Outcome("ok", stdout="m"), id="unknown-override-ignored"),
+        pytest.param(
+            "ok", {"fleet_status": "bogus", "msg": "m"}, Outcome("ok", stdout="m"), id="unknown-override-ignored"
+        ),
     ],
 )
 def test_classify_result(event: str, result: dict, expected: Outcome) -> None:
@@ -89,7 +100,9 @@ def test_identical_outputs_are_stored_once(collector: ReportCollector) -> None:
 
 
 def test_secret_is_masked_before_storage(collector: ReportCollector) -> None:
-    collector.add_result("web-1", "t1", Outcome("failed", 1, "login password=hunter2", "", reason="token=abc123 denied"))
+    collector.add_result(
+        "web-1", "t1", Outcome("failed", 1, "login password=hunter2", "", reason="token=abc123 denied")
+    )
     stored = json.dumps([e.text for e in collector.outputs.values()] + [r.reason for r in collector.results])
     assert "hunter2" not in stored and "abc123" not in stored
     assert "password=********" in stored
@@ -191,5 +204,10 @@ def test_task_names_are_masked(collector: ReportCollector) -> None:
 def test_format_event_has_no_output(collector: ReportCollector) -> None:
     record = collector.add_result("web-1", "t1", Outcome("failed", 1, "sensitive output", step="build"))
     line = json.loads(format_event(record, "Run command", "2026-01-01T00:00:00+00:00"))
-    assert line == {"host": "web-1", "task": "Run command", "status": "failed", "ts": "2026-01-01T00:00:00+00:00",
-                    "step": "build"}
+    assert line == {
+        "host": "web-1",
+        "task": "Run command",
+        "status": "failed",
+        "ts": "2026-01-01T00:00:00+00:00",
+        "step": "build",
+    }

@@ -16,7 +16,9 @@ OUTPUTS = {
 }
 
 
-def result(host: str, status: str = "ok", rc: int | None = 0, output: str | None = "base", **extra: Any) -> dict[str, Any]:
+def result(
+    host: str, status: str = "ok", rc: int | None = 0, output: str | None = "base", **extra: Any
+) -> dict[str, Any]:
     return {"host": host, "status": status, "rc": rc, "output": output, "reason": None, "no_log": False, **extra}
 
 
@@ -57,7 +59,8 @@ def test_status_and_rc_split_groups_even_with_equal_output() -> None:
 
 def test_unreachable_hosts_share_a_group_and_keep_their_reasons() -> None:
     results = [result("web-1"), result("web-2")] + [
-        result(h, status="unreachable", rc=None, output=None, reason=f"connect to {h} refused") for h in ("db-1", "db-2")
+        result(h, status="unreachable", rc=None, output=None, reason=f"connect to {h} refused")
+        for h in ("db-1", "db-2")
     ]
     groups = diff_groups(group_results(results), OUTPUTS)
     unreachable = groups[1]
@@ -96,7 +99,10 @@ def test_count_statuses_uses_fixed_order() -> None:
 def test_summarize_hosts_takes_the_worst_status_and_ignores_ignored_failures() -> None:
     tasks = [
         {"name": "probe", "results": [result("a"), result("b"), result("c", status="failed", ignored=True)]},
-        {"name": "run", "results": [result("a", status="changed"), result("b", status="failed", reason="rc 1", attempts=2)]},
+        {
+            "name": "run",
+            "results": [result("a", status="changed"), result("b", status="failed", reason="rc 1", attempts=2)],
+        },
     ]
     hosts = summarize_hosts(tasks)
     assert [(h["host"], h["status"], h["attempts"], h["reasons"]) for h in hosts] == [

@@ -5,7 +5,9 @@ import pytest
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import MASK, build_masker
 
-PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDRA==\n-----END OPENSSH PRIVATE KEY-----"
+PRIVATE_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\nQUJDRA==\n-----END OPENSSH PRIVATE KEY-----"
+)
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,22 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_merge import ma
 ROOT = Path(__file__).resolve().parents[4]
 
 
-def slice_report(name: str, outputs: dict[str, str], options: NormalizeOptions | None = None,
-                 complete: bool = True) -> dict[str, Any]:
+def slice_report(
+    name: str, outputs: dict[str, str], options: NormalizeOptions | None = None, complete: bool = True
+) -> dict[str, Any]:
     """A report as one AWX slice writes it: same playbook, its own hosts, its own task ids."""
     collector = ReportCollector(build_masker(), options or NormalizeOptions())
     collector.add_task(TaskInfo(f"{name}-uuid", "Run command", "fleet", "run.yml:10"))
     for host, text in outputs.items():
         status = "failed" if text == "FAIL" else "ok"
         collector.add_result(host, f"{name}-uuid", Outcome(status, 1 if status == "failed" else 0, text))
-    return build_report(collector, name=name, started=f"2026-01-01T00:00:0{len(name) % 10}+00:00",
-                        finished="2026-01-01T00:01:00+00:00", complete=complete)
+    return build_report(
+        collector,
+        name=name,
+        started=f"2026-01-01T00:00:0{len(name) % 10}+00:00",
+        finished="2026-01-01T00:01:00+00:00",
+        complete=complete,
+    )
 
 
 def test_slices_merge_into_regrouped_groups() -> None:
@@ -41,7 +47,9 @@ def test_slices_merge_into_regrouped_groups() -> None:
     jsonschema.validate(merged, json.loads((ROOT / "docs" / "report-schema.json").read_text()))
     (task,) = merged["tasks"]
     assert [(g["nodeset"], g["status"]) for g in task["groups"]] == [
-        ("web-[1-2,4-6]", "ok"), ("web-[3,7]", "ok"), ("web-8", "failed")
+        ("web-[1-2,4-6]", "ok"),
+        ("web-[3,7]", "ok"),
+        ("web-8", "failed"),
     ]
     assert task["groups"][1]["diff"].splitlines()[:2] == ["--- web-[1-2,4-6]", "+++ web-[3,7]"]
     assert merged["counts"] == {"failed": 1, "ok": 7}
@@ -54,7 +62,9 @@ def test_host_in_two_reports_keeps_the_later_result_and_says_so() -> None:
     retry = slice_report("run-2", {"web-1": "v1"})
     merged = merge_report_dicts([first, retry])
     assert merged["tasks"][0]["groups"][0]["nodeset"] == "web-[1-2]"
-    assert merged["warnings"] == ["Host 'web-1' is in several reports for task 'Run command'; the result from 'run-2' is kept."]
+    assert merged["warnings"] == [
+        "Host 'web-1' is in several reports for task 'Run command'; the result from 'run-2' is kept."
+    ]
 
 
 def test_different_output_options_are_warned_about() -> None:
@@ -64,7 +74,9 @@ def test_different_output_options_are_warned_about() -> None:
 
 
 def test_incomplete_source_makes_merged_incomplete() -> None:
-    merged = merge_report_dicts([slice_report("a", {"web-1": "v1"}), slice_report("b", {"web-2": "v1"}, complete=False)])
+    merged = merge_report_dicts(
+        [slice_report("a", {"web-1": "v1"}), slice_report("b", {"web-2": "v1"}, complete=False)]
+    )
     assert merged["complete"] is False
 
 

@@ -10,13 +10,16 @@ from hypothesis import strategies as st
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError, FleetValidationError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     Probe,
+    RouteRun,
     RouteSettings,
     build_plan,
     dispatch_rank,
     is_stale,
+    next_wait,
     order_hosts,
     parse_parallel,
     parse_settings,
+    probe_from_result,
     recheck_host,
     score_host,
     selected_hosts,
@@ -25,8 +28,18 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
 
 
 def metrics(cpu=5.0, mem=30.0, load1=0.1, cpus=2):
-    return {"cpu": cpu, "mem": mem, "load1": load1, "load5": load1, "load15": load1, "cpus": cpus,
-            "users": 0, "sessions": [], "uptime": 100.0, "interval": 1.0}
+    return {
+        "cpu": cpu,
+        "mem": mem,
+        "load1": load1,
+        "load5": load1,
+        "load15": load1,
+        "cpus": cpus,
+        "users": 0,
+        "sessions": [],
+        "uptime": 100.0,
+        "interval": 1.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -45,7 +58,12 @@ def test_score_host(host: dict, route_by: str, expected: float) -> None:
 
 
 def test_order_ties_broken_by_name() -> None:
-    assert order_hosts({"web-3": 10.0, "web-1": 10.0, "ci-1": 50.0, "web-2": 5.0}) == ["web-2", "web-1", "web-3", "ci-1"]
+    assert order_hosts({"web-3": 10.0, "web-1": 10.0, "ci-1": 50.0, "web-2": 5.0}) == [
+        "web-2",
+        "web-1",
+        "web-3",
+        "ci-1",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -78,13 +96,31 @@ def test_parse_parallel_errors(value: str, message: str) -> None:
 
 def test_parse_settings_defaults_and_values() -> None:
     assert parse_settings({}) == RouteSettings()
-    settings = parse_settings({
-        "fleet_gate": "cpu<50", "fleet_gate_mode": "WAIT", "fleet_gate_timeout": "30", "fleet_route_by": "mem",
-        "fleet_count": "3", "fleet_parallel": "50%", "fleet_probe_ttl": 5, "fleet_probe_interval": "0.3",
-        "fleet_dry_run": "yes", "unrelated": 1,
-    })
-    assert settings == RouteSettings(gate="cpu<50", gate_mode="wait", gate_timeout=30.0, route_by="mem", count=3,
-                                     parallel="50%", probe_ttl=5.0, probe_interval=0.3, dry_run=True)
+    settings = parse_settings(
+        {
+            "fleet_gate": "cpu<50",
+            "fleet_gate_mode": "WAIT",
+            "fleet_gate_timeout": "30",
+            "fleet_route_by": "mem",
+            "fleet_count": "3",
+            "fleet_parallel": "50%",
+            "fleet_probe_ttl": 5,
+            "fleet_probe_interval": "0.3",
+            "fleet_dry_run": "yes",
+            "unrelated": 1,
+        }
+    )
+    assert settings == RouteSettings(
+        gate="cpu<50",
+        gate_mode="wait",
+        gate_timeout=30.0,
+        route_by="mem",
+        count=3,
+        parallel="50%",
+        probe_ttl=5.0,
+        probe_interval=0.3,
+        dry_run=True,
+    )
     assert settings.parsed_gate is not None and settings.parsed_gate.conditions[0].metric == "cpu"
 
 
@@ -99,10 +135,16 @@ def test_parse_settings_reports_one_problem_as_is() -> None:
 
 def test_parse_settings_collects_every_problem() -> None:
     with pytest.raises(FleetValidationError) as info:
-        parse_settings({"fleet_gate_mode": "maybe", "fleet_count": "0", "fleet_route_by": "disk", "fleet_dry_run": "perhaps"})
+        parse_settings(
+            {"fleet_gate_mode": "maybe", "fleet_count": "0", "fleet_route_by": "disk", "fleet_dry_run": "perhaps"}
+        )
     subjects = [p.subject for p in info.value.problems]
-    assert subjects == ["Invalid fleet_gate_mode 'maybe'", "Invalid fleet_route_by 'disk'", "Invalid fleet_count '0'",
-                        "Invalid fleet_dry_run 'perhaps'"]
+    assert subjects == [
+        "Invalid fleet_gate_mode 'maybe'",
+        "Invalid fleet_route_by 'disk'",
+        "Invalid fleet_count '0'",
+        "Invalid fleet_dry_run 'perhaps'",
+    ]
 
 
 def probes(**cpu_by_host: float) -> list[Probe]:
@@ -217,3 +259,48 @@ def test_order_is_a_sorted_permutation(fleet: dict[str, float]) -> None:
 def test_parallel_percent_bounds(value: int, total: int) -> None:
     n = parse_parallel(f"{value}%", total)
     assert 1 <= n <= total
+
+
+@pytest.mark.parametrize(
+    ("result", "expected_error"),
+    [
+        pytest.param({"changed": False, "metrics": metrics(cpu=7)}, None, id="ok"),
+        pytest.param(
+            {"failed": True, "msg": "Cannot read /proc/stat: Permission denied."},
+            "Cannot read /proc/stat: Permission denied.",
+            id="failed",
+        ),
+        pytest.param(
+            {"unreachable": True, "msg": "ssh: connect to host timed out"},
+            "unreachable: ssh: connect to host timed out",
+            id="unreachable",
+        ),
+        pytest.param({"skipped": True}, "no probe result: the fleet_probe task did not run on this host", id="skipped"),
+        pytest.param(None, "no probe result: the fleet_probe task did not run on this host", id="missing"),
+        pytest.param({"failed": True}, "the probe failed without a message", id="failed-silently"),
+    ],
+)
+def test_probe_from_result(result, expected_error) -> None:
+    probe = probe_from_result("h", result, at=3.0)
+    assert (probe.error, probe.at) == (expected_error, 3.0)
+    assert (probe.metrics is None) == (expected_error is not None)
+
+
+def test_next_wait_only_in_wait_mode() -> None:
+    plan_probes = probes(a=80, b=10)
+    skip = parse_settings({"fleet_gate": "cpu<50"})
+    wait = parse_settings({"fleet_gate": "cpu<50", "fleet_gate_mode": "wait"})
+    dry = parse_settings({"fleet_gate": "cpu<50", "fleet_gate_mode": "wait", "fleet_dry_run": True})
+    assert next_wait(build_plan(skip, plan_probes), skip) == []
+    assert next_wait(build_plan(wait, plan_probes), wait) == ["a"]
+    assert next_wait(build_plan(dry, plan_probes), dry) == []
+
+
+def test_route_run_reprobes_only_the_next_stale_host() -> None:
+    settings = parse_settings({"fleet_probe_ttl": 10})
+    plan = build_plan(settings, probes(a=10, b=20, c=30))
+    run = RouteRun(settings, plan, {"a": 0.0, "b": 0.0, "c": 95.0})
+    assert run.stale_next(["b", "c"], now=100.0) == "b"  # a already started; b is next and 100 s old
+    assert run.stale_next(["c"], now=100.0) is None  # c is next and fresh
+    assert run.stale_next([], now=100.0) is None
+    assert run.rank() == {"a": 0, "b": 1, "c": 2}

@@ -69,8 +69,14 @@ def test_parse_canonical_step_with_defaults_applied() -> None:
 def test_legacy_azlin_keys_map_to_canonical() -> None:
     workflow = wf(
         {"name": "a", "command": "x", "condition": "idle", "retry_on_failure": True, "parallel": False},
-        {"name": "b", "command": "y", "depends_on": ["a"], "continue_on_error": True, "retry_on_failure": 3,
-         "parallel": 2},
+        {
+            "name": "b",
+            "command": "y",
+            "depends_on": ["a"],
+            "continue_on_error": True,
+            "retry_on_failure": 3,
+            "parallel": 2,
+        },
         {"name": "c", "command": "z", "depends_on": "a", "parallel": True, "retry_on_failure": False},
     )
     a, b, c = workflow.steps
@@ -94,7 +100,8 @@ def test_canonical_form_round_trips() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("""
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
@@ -106,8 +113,12 @@ def test_canonical_form_round_trips() -> None:
               - name: c
                 command: z
                 requires: [a]
-            """, ["Dependency cycle at wf.yaml:5 (steps[0].requires): a -> b -> c -> a"], id="cycle-as-path"),
-        pytest.param("""
+            """,
+            ["Dependency cycle at wf.yaml:5 (steps[0].requires): a -> b -> c -> a"],
+            id="cycle-as-path",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
@@ -115,34 +126,53 @@ def test_canonical_form_round_trips() -> None:
                 requires: [buidl]
               - name: build
                 command: y
-            """, ["Step 'a' at wf.yaml:5 (steps[0].requires): requires unknown step 'buidl'. Did you mean 'build'?"],
-            id="unknown-dependency"),
-        pytest.param("""
+            """,
+            ["Step 'a' at wf.yaml:5 (steps[0].requires): requires unknown step 'buidl'. Did you mean 'build'?"],
+            id="unknown-dependency",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
                 command: x
               - name: a
                 command: y
-            """, ["Step 'a' at wf.yaml:5 (steps[1].name): duplicate name (first defined at steps[0]). "
-                  "Give every step a unique name."], id="duplicate-name"),
-        pytest.param("""
+            """,
+            [
+                "Step 'a' at wf.yaml:5 (steps[1].name): duplicate name (first defined at steps[0]). "
+                "Give every step a unique name."
+            ],
+            id="duplicate-name",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
                 command: x
                 retires: 2
-            """, ["Step 'a' at wf.yaml:5 (steps[0].retires): unknown key 'retires'. Use one of: name, command, "
-                  "script, requires, when, timeout, retries, continue_on_error, on_failure, fleet_wide, sequence, "
-                  "health, env, become, chdir."], id="unknown-key"),
-        pytest.param("""
+            """,
+            [
+                "Step 'a' at wf.yaml:5 (steps[0].retires): unknown key 'retires'. Use one of: name, command, "
+                "script, requires, when, timeout, retries, continue_on_error, on_failure, fleet_wide, sequence, "
+                "health, env, become, chdir."
+            ],
+            id="unknown-key",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
                 command: x
                 when: "cpu<<50"
-            """, ["bad gate 'cpu<<50'"], id="bad-gate"),
-        pytest.param("""
+            """,
+            ["bad gate 'cpu<<50'"],
+            id="bad-gate",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
@@ -150,33 +180,50 @@ def test_canonical_form_round_trips() -> None:
                 timeout: soon
                 retries: -1
                 fleet_wide: "yes"
-            """, ["Step 'a' at wf.yaml:5 (steps[0].timeout): 'timeout' must be a positive number of seconds, got "
-                  "the string 'soon'",
-                  "Step 'a' at wf.yaml:6 (steps[0].retries): 'retries' must be a number >= 0, got a number",
-                  "Step 'a' at wf.yaml:7 (steps[0].fleet_wide): 'fleet_wide' must be true or false, got the "
-                  "string 'yes'"], id="wrong-types"),
-        pytest.param("""
+            """,
+            [
+                "Step 'a' at wf.yaml:5 (steps[0].timeout): 'timeout' must be a positive number of seconds, got "
+                "the string 'soon'",
+                "Step 'a' at wf.yaml:6 (steps[0].retries): 'retries' must be a number >= 0, got a number",
+                "Step 'a' at wf.yaml:7 (steps[0].fleet_wide): 'fleet_wide' must be true or false, got the string 'yes'",
+            ],
+            id="wrong-types",
+        ),
+        pytest.param(
+            """
             steps: []
-            """, ["Workflow steps at wf.yaml:1 (steps): expected a non-empty list of steps, got a list"],
-            id="no-steps"),
-        pytest.param("""
+            """,
+            ["Workflow steps at wf.yaml:1 (steps): expected a non-empty list of steps, got a list"],
+            id="no-steps",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
-            """, ["Step 'a' at wf.yaml:3 (steps[0]): needs exactly one of 'command' or 'script'. Add 'command: ...'."],
-            id="no-command"),
-        pytest.param("""
+            """,
+            ["Step 'a' at wf.yaml:3 (steps[0]): needs exactly one of 'command' or 'script'. Add 'command: ...'."],
+            id="no-command",
+        ),
+        pytest.param(
+            """
             name: w
             steps:
               - name: a
                 command: x
                 on_failure: nope
-            """, ["Step 'a' at wf.yaml:5 (steps[0].on_failure): on_failure names unknown step 'nope'"],
-            id="unknown-on-failure"),
-        pytest.param("""
+            """,
+            ["Step 'a' at wf.yaml:5 (steps[0].on_failure): on_failure names unknown step 'nope'"],
+            id="unknown-on-failure",
+        ),
+        pytest.param(
+            """
             name: w
             steps: [
-            """, ["Invalid YAML at wf.yaml:"], id="yaml-syntax"),
+            """,
+            ["Invalid YAML at wf.yaml:"],
+            id="yaml-syntax",
+        ),
     ],
 )
 def test_each_invalid_class_is_reported_with_location(text: str, expected: list[str]) -> None:
@@ -217,9 +264,11 @@ def test_validation_error_text_names_every_problem() -> None:
 
 def test_on_failure_step_may_not_be_required_or_have_requires() -> None:
     with pytest.raises(FleetValidationError) as info:
-        wf({"name": "a", "command": "x", "on_failure": "undo"},
-           {"name": "undo", "command": "y", "requires": ["a"]},
-           {"name": "b", "command": "z", "requires": ["undo"]})
+        wf(
+            {"name": "a", "command": "x", "on_failure": "undo"},
+            {"name": "undo", "command": "y", "requires": ["a"]},
+            {"name": "b", "command": "z", "requires": ["undo"]},
+        )
     text = str(info.value)
     assert "has its own requires or on_failure" in text
     assert "requires 'undo', which is an on_failure step" in text
@@ -232,8 +281,12 @@ def test_requires_and_depends_on_together_is_a_problem() -> None:
 
 def test_two_separate_cycles_are_both_named() -> None:
     with pytest.raises(FleetValidationError) as info:
-        wf({"name": "a", "command": "x", "requires": ["b"]}, {"name": "b", "command": "x", "requires": ["a"]},
-           {"name": "c", "command": "x", "requires": ["d"]}, {"name": "d", "command": "x", "requires": ["c"]})
+        wf(
+            {"name": "a", "command": "x", "requires": ["b"]},
+            {"name": "b", "command": "x", "requires": ["a"]},
+            {"name": "c", "command": "x", "requires": ["d"]},
+            {"name": "d", "command": "x", "requires": ["c"]},
+        )
     cycles = [p.reason for p in info.value.problems]
     assert cycles == ["a -> b -> a", "c -> d -> c"]
 
@@ -292,8 +345,12 @@ def entry(status: str, cause: str | None = None) -> dict[str, Any]:
 
 
 def test_failed_dependency_blocks_only_on_that_host_and_names_it() -> None:
-    workflow = wf({"name": "a", "command": "x"}, {"name": "b", "command": "y", "requires": ["a"]},
-                  {"name": "c", "command": "z", "requires": ["b"]}, {"name": "d", "command": "w"})
+    workflow = wf(
+        {"name": "a", "command": "x"},
+        {"name": "b", "command": "y", "requires": ["a"]},
+        {"name": "c", "command": "z", "requires": ["b"]},
+        {"name": "d", "command": "w"},
+    )
     states = {"h1": {"a": entry("failed", "a")}, "h2": {"a": entry("ok")}}
     blocked = decide_step(workflow, "b", "h1", states)
     assert (blocked.action, blocked.cause) == ("blocked", "a")
@@ -306,8 +363,9 @@ def test_failed_dependency_blocks_only_on_that_host_and_names_it() -> None:
 
 
 def test_continue_on_error_failure_is_ignored_and_satisfies_dependents() -> None:
-    workflow = wf({"name": "a", "command": "x", "continue_on_error": True},
-                  {"name": "b", "command": "y", "requires": ["a"]})
+    workflow = wf(
+        {"name": "a", "command": "x", "continue_on_error": True}, {"name": "b", "command": "y", "requires": ["a"]}
+    )
     recorded = record_status(workflow.step("a"), "failed", "exit code 1")
     assert recorded["status"] == "ignored"
     assert decide_step(workflow, "b", "h", {"h": {"a": recorded}}).action == "run"
@@ -315,8 +373,10 @@ def test_continue_on_error_failure_is_ignored_and_satisfies_dependents() -> None
 
 
 def test_fleet_wide_step_is_a_barrier() -> None:
-    workflow = wf({"name": "migrate", "command": "x", "fleet_wide": True},
-                  {"name": "restart", "command": "y", "requires": ["migrate"]})
+    workflow = wf(
+        {"name": "migrate", "command": "x", "fleet_wide": True},
+        {"name": "restart", "command": "y", "requires": ["migrate"]},
+    )
     waiting = {"h1": {"migrate": entry("ok")}, "h2": {}}
     assert decide_step(workflow, "restart", "h1", waiting).action == "wait"
     failed = {"h1": {"migrate": entry("ok")}, "h2": {"migrate": entry("failed", "migrate")}}
@@ -350,13 +410,15 @@ def test_bad_budget_is_a_usage_error(value: Any) -> None:
 
 def test_rollout_stops_at_first_failure_and_budget_holds() -> None:
     hosts = ["h1", "h2", "h3", "h4"]
-    stopped = decide_start("h4", hosts, {"h1": "ok", "h2": "ok", "h3": "failed"}, max_failures=None,
-                           stop_on_failure=True)
+    stopped = decide_start(
+        "h4", hosts, {"h1": "ok", "h2": "ok", "h3": "failed"}, max_failures=None, stop_on_failure=True
+    )
     assert (stopped.action, stopped.reason) == ("not_started", "rollout stopped after 'h3' failed (failed)")
     within = decide_start("h3", hosts, {"h1": "failed"}, max_failures=1, stop_on_failure=False)
     assert within.action == "run"
-    over = decide_start("h4", hosts, {"h1": "failed", "h2": "timeout", "h3": "ok"}, max_failures=1,
-                        stop_on_failure=False)
+    over = decide_start(
+        "h4", hosts, {"h1": "failed", "h2": "timeout", "h3": "ok"}, max_failures=1, stop_on_failure=False
+    )
     assert over.action == "not_started"
     assert "2 host(s) failed (h1, h2), max_failures is 1" in over.reason
     # Hosts that were themselves not started do not count as failures of the budget.
@@ -397,8 +459,9 @@ def test_retry_delay_doubles_and_is_capped() -> None:
 
 def test_run_step_retries_failures_and_unreachable_then_reports_attempts() -> None:
     workflow = workflow_to_dict(wf({"name": "a", "command": "x", "retries": 3}))
-    host = FakeHost({"unreachable": True, "msg": "ssh: connect timed out"}, {"rc": 1, "failed": True},
-                    {"rc": 0, "stdout": "done"})
+    host = FakeHost(
+        {"unreachable": True, "msg": "ssh: connect timed out"}, {"rc": 1, "failed": True}, {"rc": 0, "stdout": "done"}
+    )
     sleeps: list[float] = []
     result = run_step(workflow, "a", "h", ["h"], {}, execute=host, sleep=sleeps.append, base_delay=1)
     assert result["fleet_attempts"] == 3
@@ -411,8 +474,9 @@ def test_run_step_retries_failures_and_unreachable_then_reports_attempts() -> No
 
 def test_run_step_timeout_is_reported_as_timeout() -> None:
     workflow = workflow_to_dict(wf({"name": "a", "command": "sleep 99", "timeout": 2}))
-    result = run_step(workflow, "a", "h", ["h"], {}, execute=FakeHost({"rc": 124, "failed": True}),
-                      sleep=lambda s: None)
+    result = run_step(
+        workflow, "a", "h", ["h"], {}, execute=FakeHost({"rc": 124, "failed": True}), sleep=lambda s: None
+    )
     assert (result["fleet_status"], result["failed"]) == ("timeout", True)
     assert result["fleet_reason"] == "killed after the 2s timeout"
 
@@ -424,32 +488,48 @@ def test_run_step_blocked_never_touches_the_host() -> None:
     result = run_step(workflow, "b", "h", ["h"], states, execute=host, sleep=lambda s: None)
     assert host.calls == []
     assert (result["fleet_status"], result["failed"], result["fleet_attempts"]) == ("blocked", False, 0)
-    assert result["fleet_states"]["b"] == {"status": "blocked", "reason": "requires 'a', which failed on this host",
-                                           "cause": "a"}
+    assert result["fleet_states"]["b"] == {
+        "status": "blocked",
+        "reason": "requires 'a', which failed on this host",
+        "cause": "a",
+    }
 
 
 def test_run_step_unhealthy_host_fails_and_stops_the_rollout() -> None:
     workflow = workflow_to_dict(wf({"name": "run", "command": "deploy", "health": {"command": "check"}}))
     host = FakeHost({"rc": 0}, {"failed": True, "msg": "Health check command 'check' failed"})
-    result = run_step(workflow, "run", "h3", ["h1", "h2", "h3", "h4"], {}, execute=host, sleep=lambda s: None,
-                      stop_on_failure=True)
+    result = run_step(
+        workflow, "run", "h3", ["h1", "h2", "h3", "h4"], {}, execute=host, sleep=lambda s: None, stop_on_failure=True
+    )
     assert result["fleet_status"] == "failed"
     assert result["fleet_reason"].startswith("unhealthy: Health check command 'check' failed")
-    assert host.calls[1] == ("azlin.fleet.health_check", {"interval": 2.0, "timeout": 60.0, "successes": 1,
-                                                          "command": "check"})
+    assert host.calls[1] == (
+        "azlin.fleet.health_check",
+        {"interval": 2.0, "timeout": 60.0, "successes": 1, "command": "check"},
+    )
     states = {"h1": {"run": entry("ok")}, "h2": {"run": entry("ok")}, "h3": result["fleet_states"]}
-    later = run_step(workflow, "run", "h4", ["h1", "h2", "h3", "h4"], states, execute=FakeHost(),
-                     sleep=lambda s: None, stop_on_failure=True)
+    later = run_step(
+        workflow,
+        "run",
+        "h4",
+        ["h1", "h2", "h3", "h4"],
+        states,
+        execute=FakeHost(),
+        sleep=lambda s: None,
+        stop_on_failure=True,
+    )
     assert later["fleet_status"] == "not_started"
     assert later["fleet_reason"] == "rollout stopped after 'h3' failed (failed)"
 
 
 def test_run_step_on_failure_handler_names_its_trigger() -> None:
-    workflow = workflow_to_dict(wf({"name": "a", "command": "x", "on_failure": "undo"},
-                                   {"name": "undo", "command": "u"}))
+    workflow = workflow_to_dict(
+        wf({"name": "a", "command": "x", "on_failure": "undo"}, {"name": "undo", "command": "u"})
+    )
     states = {"h": {"a": entry("failed", "a")}}
-    result = run_step(workflow, "undo", "h", ["h"], states, execute=FakeHost({"rc": 0}), sleep=lambda s: None,
-                      trigger="a")
+    result = run_step(
+        workflow, "undo", "h", ["h"], states, execute=FakeHost({"rc": 0}), sleep=lambda s: None, trigger="a"
+    )
     assert result["fleet_step"] == "undo"
     assert result["fleet_reason"] == "on_failure of 'a'"
     assert set(result["fleet_states"]) == {"a", "undo"}
@@ -458,8 +538,16 @@ def test_run_step_on_failure_handler_names_its_trigger() -> None:
 def test_run_step_gate_not_met_records_skipped_and_reports_gated() -> None:
     workflow = workflow_to_dict(wf({"name": "a", "command": "x", "when": "cpu<50"}))
     host = FakeHost({"metrics": {"cpu": 63}})
-    result = run_step(workflow, "a", "h", ["h"], {}, execute=host, sleep=lambda s: None,
-                      judge_when=lambda gate, metrics: (metrics["cpu"] < 50, "cpu 63% >= 50%"))
+    result = run_step(
+        workflow,
+        "a",
+        "h",
+        ["h"],
+        {},
+        execute=host,
+        sleep=lambda s: None,
+        judge_when=lambda gate, metrics: (metrics["cpu"] < 50, "cpu 63% >= 50%"),
+    )
     assert [c[0] for c in host.calls] == ["azlin.fleet.fleet_probe"]
     assert result["fleet_status"] == "gated"
     assert result["fleet_states"]["a"]["status"] == "skipped"
@@ -481,13 +569,15 @@ def dags(draw: st.DrawFn) -> tuple[Workflow, int]:
     steps = []
     for i in range(count):
         requires = draw(st.lists(st.integers(min_value=0, max_value=i - 1), unique=True, max_size=3)) if i else []
-        steps.append({
-            "name": f"s{i}",
-            "command": "c",
-            "requires": [f"s{j}" for j in requires],
-            "continue_on_error": draw(st.booleans()),
-            "fleet_wide": draw(st.booleans()),
-        })
+        steps.append(
+            {
+                "name": f"s{i}",
+                "command": "c",
+                "requires": [f"s{j}" for j in requires],
+                "continue_on_error": draw(st.booleans()),
+                "fleet_wide": draw(st.booleans()),
+            }
+        )
     # Shuffle the file order: the order must come from the graph, not from the file.
     order = draw(st.permutations(range(count)))
     return parse_workflow({"name": "p", "steps": [steps[i] for i in order]}), draw(st.integers(1, 3))
@@ -505,15 +595,19 @@ def test_no_step_starts_before_its_dependencies_succeeded(case: tuple[Workflow, 
         for host in hosts:
             outcome = data.draw(st.sampled_from(["ok", "failed", "timeout", "unreachable"]), label=f"{host}/{name}")
 
-            def execute(module: str, args: dict[str, Any], outcome: str = outcome, host: str = host,
-                        step: Step = step) -> dict[str, Any]:
+            def execute(
+                module: str, args: dict[str, Any], outcome: str = outcome, host: str = host, step: Step = step
+            ) -> dict[str, Any]:
                 # The invariant, checked at the moment the command would start on the host:
                 for dep in step.requires:
                     assert states[host][dep]["status"] in SATISFIED
                     if workflow.step(dep).fleet_wide:
                         assert all(states[h][dep]["status"] in SATISFIED for h in hosts)
-                return {"unreachable": True} if outcome == "unreachable" else {
-                    "rc": {"ok": 0, "failed": 1, "timeout": 124}[outcome]}
+                return (
+                    {"unreachable": True}
+                    if outcome == "unreachable"
+                    else {"rc": {"ok": 0, "failed": 1, "timeout": 124}[outcome]}
+                )
 
             result = run_step(data_dict, name, host, hosts, states, execute=execute, sleep=lambda s: None)
             states[host] = result["fleet_states"]
@@ -522,8 +616,7 @@ def test_no_step_starts_before_its_dependencies_succeeded(case: tuple[Workflow, 
         assert all(e["status"] in ALL_STATUSES for e in states[host].values())
         for name, e in states[host].items():
             if e["status"] == "blocked":
-                assert e["cause"] in workflow.step(name).requires or e["cause"] in {
-                    s.name for s in workflow.steps}
+                assert e["cause"] in workflow.step(name).requires or e["cause"] in {s.name for s in workflow.steps}
     bad = failed_steps(states)
     assert all(states[h][s]["status"] not in SATISFIED for h, ss in bad.items() for s in ss)
 

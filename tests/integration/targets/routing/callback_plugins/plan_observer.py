@@ -24,6 +24,6 @@ class CallbackModule(CallbackBase):
         self._record("event", plan)
 
     def v2_runner_on_ok(self, result):
-        plan = result._result.get("fleet_plan") if hasattr(result, "_result") else None
+        plan = result.result.get("fleet_plan")
         if plan is not None:
             self._record("route", json.loads(json.dumps(plan)))

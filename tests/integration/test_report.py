@@ -1,0 +1,249 @@
+"""Acceptance of the azlin.fleet.fleet_report callback on the sandbox fleet, over real SSH.
+
+Real ansible-playbook runs with the callback enabled next to a stdout callback: grouped outputs with diffs and
+folded host names, failed and unreachable hosts in their own groups, routing-plan hosts with reasons, no_log
+output and masked secrets absent from every file, a report written on SIGINT/SIGTERM, and the HTML page
+checked in headless Chromium (screenshot kept in tests/output/report.png).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOKS = Path(__file__).parent / "targets" / "report" / "playbooks"
+SCHEMA = json.loads((REPO / "docs" / "report-schema.json").read_text())
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.multiversion
+
+
+def report_env(tmp_path: Path, name: str = "run", **extra: str) -> dict[str, str]:
+    return {
+        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
+        "AZLIN_FLEET_REPORT_DIR": str(tmp_path / "reports"),
+        "AZLIN_FLEET_REPORT_NAME": name,
+        "AZLIN_FLEET_EVENTS_FILE": str(tmp_path / "events.jsonl"),
+        **extra,
+    }
+
+
+def load(tmp_path: Path, name: str = "run") -> dict[str, Any]:
+    report = json.loads((tmp_path / "reports" / f"{name}.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    return report
+
+
+def task_named(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in report["tasks"] if t["name"] == name)
+
+
+def groups_of(task: dict[str, Any]) -> list[tuple[str, str, int | None, int]]:
+    return [(g["nodeset"], g["status"], g["rc"], g["count"]) for g in task["groups"]]
+
+
+def all_written_text(tmp_path: Path) -> dict[str, str]:
+    files = list((tmp_path / "reports").iterdir()) + [tmp_path / "events.jsonl"]
+    return {p.name: p.read_text() for p in files}
+
+
+def test_output_differing_on_two_hosts_gives_a_six_host_group_and_diffs(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    proc = run_playbook(PLAYBOOKS / "divergent.yml", env=report_env(tmp_path, ANSIBLE_STDOUT_CALLBACK="oneline"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = load(tmp_path)
+    task = task_named(report, "Print the release")
+    assert groups_of(task) == [("stage-[1-3],web-[1-3]", "ok", 0, 6), ("ci-[1-2]", "ok", 0, 2)]
+    baseline, other = task["groups"]
+    assert report["outputs"][baseline["output"]]["text"] == "release 42\nhost class: build"
+    assert other["diff"].splitlines()[:5] == [
+        "--- stage-[1-3],web-[1-3]",
+        "+++ ci-[1-2]",
+        "@@ -1,2 +1,2 @@",
+        "-release 42",
+        "+release 41",
+    ]
+    assert report["counts"] == {"ok": 8} and report["complete"] is True
+    # The summary printed next to the oneline stdout callback, clush style, with the counts line.
+    assert "web-1 | SUCCESS" in proc.stdout or "web-1 | CHANGED" in proc.stdout
+    assert "stage-[1-3],web-[1-3] (6)" in proc.stdout and "+release 41" in proc.stdout
+    assert "HOSTS 8: ok=8" in proc.stdout
+    # Files: all three formats, private, no temp files; one live event per host result.
+    files = sorted((tmp_path / "reports").iterdir())
+    assert [p.name for p in files] == ["run.html", "run.json", "run.md"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert sorted(e["host"] for e in events) == sorted(
+        f"{p}-{i}" for p, n in (("web", 3), ("stage", 3), ("ci", 2)) for i in range(1, n + 1)
+    )
+    assert {(e["task"], e["status"]) for e in events} == {("Print the release", "ok")}
+    markdown = (tmp_path / "reports" / "run.md").read_text()
+    assert "### `ci-[1-2]` (2): ok, rc 0" in markdown and "+release 41" in markdown
+
+
+def test_failed_and_unreachable_hosts_get_their_own_groups(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    fleet.fault("stage-3", "stop")
+    proc = run_playbook(PLAYBOOKS / "faults.yml", env=report_env(tmp_path))
+    assert proc.returncode != 0
+    report = load(tmp_path)
+    task = task_named(report, "Check the service")
+    assert groups_of(task) == [
+        ("ci-[1-2],stage-[1-2],web-[1-2]", "ok", 0, 6),
+        ("stage-3", "unreachable", None, 1),
+        ("web-3", "failed", 3, 1),
+    ]
+    unreachable, failed = task["groups"][1:]
+    assert failed["diff"].splitlines()[-1] == "+disk full"
+    assert unreachable["diff"] is None and unreachable["reasons"][0]["nodeset"] == "stage-3"
+    assert report["counts"] == {"failed": 1, "unreachable": 1, "ok": 6}
+    assert "fleet: web-3: Check the service: failed: exited with exit code 3" in proc.stdout
+    assert "fleet: stage-3: Check the service: unreachable" in proc.stdout
+
+
+def test_no_log_output_and_masked_secrets_are_in_no_file(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    proc = run_playbook(PLAYBOOKS / "secrets.yml", env=report_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = load(tmp_path)
+    secrets = ("S3cr3tPassw0rd", "AKIAFLEETKEY42", "eyJfleetbearer", "nolog-marker-9f3a", "nolog-failure-7c1e")
+    written = all_written_text(tmp_path)
+    assert sorted(written) == ["events.jsonl", "run.html", "run.json", "run.md"]
+    for name, text in written.items():
+        for secret in secrets:
+            assert secret not in text, f"{secret} in {name}"
+    for secret in secrets:
+        assert secret not in proc.stdout
+    masked = report["outputs"][task_named(report, "Print a configuration line holding secrets")["groups"][0]["output"]]
+    assert masked["text"] == "db_password=******** api_key=******** Authorization: Bearer ********"
+    no_log = task_named(report, "Use a secret under no_log")
+    assert groups_of(no_log) == [("ci-[1-2],stage-[1-3],web-[1-3]", "ok", None, 8)]
+    assert no_log["groups"][0]["no_log"] is True and no_log["groups"][0]["output"] is None
+    failed = task_named(report, "Fail under no_log")
+    assert [
+        (r["host"], r["status"], r["ignored"], r["reason"]) for r in failed["results"] if r["status"] != "skipped"
+    ] == [("web-1", "failed", True, None)]
+
+
+def test_routing_plan_hosts_are_reported_with_reasons(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    proc = run_playbook(PLAYBOOKS / "plan.yml", env=report_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = load(tmp_path)
+    plan = report["tasks"][0]
+    assert plan["kind"] == "plan" and plan["name"] == "route hosts (gate cpu<50, by score, count 2)"
+    assert [(g["nodeset"], g["status"], [r["reason"] for r in g["reasons"]]) for g in plan["groups"]] == [
+        ("web-[1-2]", "selected", []),
+        ("stage-1", "gated", ["cpu 63% >= 50%"]),
+        ("stage-2", "unmeasurable", ["probe failed: /proc/stat unreadable"]),
+        ("web-3", "not_selected", ["count 2 reached"]),
+    ]
+    statuses = {h["host"]: h["status"] for h in report["hosts"]}
+    assert statuses == {
+        "localhost": "ok",
+        "web-1": "ok",
+        "web-2": "ok",
+        "web-3": "not_selected",
+        "stage-1": "gated",
+        "stage-2": "unmeasurable",
+    }
+    assert "fleet: stage-1: route hosts (gate cpu<50, by score, count 2): gated" in proc.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_leaves_a_valid_report(
+    fleet, ansible_bin: Path, ansible_env: dict[str, str], tmp_path: Path, signum: signal.Signals
+) -> None:
+    cmd = [str(ansible_bin / "ansible-playbook"), "-i", str(fleet.hosts_yml), str(PLAYBOOKS / "long.yml")]
+    events = tmp_path / "events.jsonl"
+    with subprocess.Popen(
+        cmd,
+        env=ansible_env | report_env(tmp_path),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        # Interrupt once web-1 is through the long task, while the seven others are still sleeping.
+        deadline = time.monotonic() + 60
+        while not (events.exists() and '"task": "Sleep on all but web-1"' in events.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be interrupted"
+            time.sleep(0.2)
+        time.sleep(1)
+        proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert f"Run interrupted by {signum.name}" in output
+    report = load(tmp_path)
+    assert (report["complete"], report["interrupted"]) == (False, signum.name)
+    task = task_named(report, "Sleep on all but web-1")
+    assert groups_of(task) == [("ci-[1-2],stage-[1-3],web-[2-3]", "interrupted", None, 7), ("web-1", "ok", 0, 1)]
+    assert task["groups"][0]["reasons"][0]["reason"] == f"run interrupted by {signum.name} before this host finished"
+    assert task_named(report, "Print a quick line")["counts"] == {"ok": 8}
+    assert report["counts"] == {"interrupted": 7, "ok": 1}
+    assert (tmp_path / "reports" / "run.html").read_text().count('data-status="interrupted"') == 1
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (the test command installs it)")
+def test_html_report_renders_in_headless_chromium(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    fleet.fault("stage-3", "stop")
+    assert run_playbook(PLAYBOOKS / "faults.yml", env=report_env(tmp_path)).returncode != 0
+    fleet.fault("stage-3", "start")
+    run_playbook(PLAYBOOKS / "divergent.yml", env=report_env(tmp_path, name="divergent"))
+    page = tmp_path / "reports" / "divergent.html"
+    profile = tmp_path / "chromium-profile"
+    base = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+    ]
+    dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr
+    groups = re.findall(
+        r'<div class="group st-(\w+)" data-status="\w+" data-count="(\d+)" data-nodeset="([^"]+)"', dom.stdout
+    )
+    assert groups == [("ok", "6", "stage-[1-3],web-[1-3]"), ("ok", "2", "ci-[1-2]")]
+    assert '<span class="diff-del">-release 42</span><span class="diff-add">+release 41</span>' in dom.stdout
+    assert '<p class="hosts">ci-1 ci-2</p>' in dom.stdout
+    assert "Hosts 8:" in dom.stdout
+    output_dir = REPO / "tests" / "output"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    shot = output_dir / "report.png"
+    shot.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [*base, "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0 and shot.stat().st_size > 10_000, proc.stderr
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shutil.copy(tmp_path / "reports" / "run.html", output_dir / "report-faults.html")
+    shutil.copy(page, output_dir / "report.html")
+    os.chmod(output_dir / "report.html", 0o644)

@@ -1,0 +1,243 @@
+"""Least-loaded routing on the sandbox fleet, through the strategy and through the route action (real SSH).
+
+Each host's command writes its start time into the host's private /tmp; the tests read it back on the controller
+with ``Sandbox.host_path``. Loads are set so that the score equals the CPU % (memory and load averages low).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+TARGET = Path(__file__).parent / "targets" / "routing"
+MARKER = "/tmp/fleet_started_at"
+# CPU % per host, all distinct: the expected order is ascending CPU
+CPU = {"web-1": 55, "web-2": 15, "web-3": 85, "stage-1": 5, "stage-2": 45, "stage-3": 95, "ci-1": 25, "ci-2": 65}
+ASCENDING = sorted(CPU, key=CPU.get)
+PATHS = [
+    pytest.param("strategy.yml", id="strategy", marks=pytest.mark.multiversion),
+    pytest.param("route.yml", id="route-action", marks=pytest.mark.multiversion),
+]
+
+
+@pytest.fixture
+def routed(fleet, tmp_path):
+    """The fleet at the CPU loads above, no markers left, and a runner returning (process, final plan)."""
+    for host, cpu in CPU.items():
+        fleet.set_load(host, cpu=cpu, mem=2, load=(0.02, 0.02, 0.02), users=[])
+        fleet.host_path(host, MARKER).unlink(missing_ok=True)
+    plan_file = tmp_path / "plans.jsonl"
+
+    def run(run_playbook, playbook: str, **fleet_vars):
+        plan_file.unlink(missing_ok=True)
+        extra = {"fleet_probe_interval": 0.3, **fleet_vars}
+        proc = run_playbook(TARGET / playbook, extra_vars=extra, env={"FLEET_PLAN_FILE": str(plan_file)})
+        return proc, read_plan(plan_file)
+
+    run.plan_file = plan_file
+    return run
+
+
+def read_plan(plan_file: Path) -> dict:
+    assert plan_file.exists(), "no routing plan reached the observer callback"
+    return json.loads(plan_file.read_text().splitlines()[-1])["plan"]
+
+
+def started(fleet) -> dict[str, float]:
+    """Hosts that ran the command, with the start time each one recorded."""
+    times = {}
+    for host in CPU:
+        path = fleet.host_path(host, MARKER)
+        if path.exists():
+            times[host] = float(path.read_text())
+    return times
+
+
+def entries(plan: dict) -> dict[str, dict]:
+    return {entry["host"]: entry for entry in plan["hosts"]}
+
+
+def output(proc: subprocess.CompletedProcess) -> str:
+    return f"rc={proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_parallel_one_starts_hosts_in_ascending_load(fleet, routed, run_playbook, playbook):
+    proc, plan = routed(run_playbook, playbook, fleet_parallel=1)
+    assert proc.returncode == 0, output(proc)
+    times = started(fleet)
+    assert sorted(times, key=times.get) == ASCENDING
+    assert [e["host"] for e in plan["hosts"]] == ASCENDING
+    assert [e["order"] for e in plan["hosts"]] == list(range(1, 9))
+    assert {e["status"] for e in plan["hosts"]} == {"selected"}
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_count_runs_exactly_the_least_loaded(fleet, routed, run_playbook, playbook):
+    proc, plan = routed(run_playbook, playbook, fleet_count=3)
+    assert proc.returncode == 0, output(proc)
+    assert set(started(fleet)) == set(ASCENDING[:3]) == {"stage-1", "web-2", "ci-1"}
+    by_host = entries(plan)
+    for host in ASCENDING[3:]:
+        assert by_host[host]["status"] == "not_selected"
+        assert by_host[host]["reasons"][0].startswith("not among the 3 least loaded")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_cpu_gate_runs_only_below_and_reports_the_rest(fleet, routed, run_playbook, playbook):
+    proc, plan = routed(run_playbook, playbook, fleet_gate="cpu<50")
+    assert proc.returncode == 0, output(proc)
+    below = {host for host, cpu in CPU.items() if cpu < 50}
+    assert set(started(fleet)) == below
+    by_host = entries(plan)
+    for host, cpu in CPU.items():
+        if host in below:
+            assert by_host[host]["status"] == "selected"
+        else:
+            assert by_host[host]["status"] == "gated"
+            assert len(by_host[host]["reasons"]) == 1
+            # the measured value comes from two /proc/stat samples, so allow a point of noise
+            measured = float(by_host[host]["reasons"][0].split("%")[0].removeprefix("cpu "))
+            assert abs(measured - cpu) <= 1.5
+            assert by_host[host]["reasons"][0].endswith("% >= 50%")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_idle_gate(fleet, routed, run_playbook, playbook):
+    fleet.set_load("web-3", cpu=3)  # idle
+    fleet.set_load("ci-2", cpu=4)  # idle, with a session idle for 20 min
+    fleet.set_load("ci-2", users=[1200])
+    fleet.set_load("stage-3", cpu=4, users=[60])  # quiet CPU but someone typed a minute ago
+    fleet.set_load("stage-1", cpu=4, load=(1.5, 1.0, 1.0))  # busy run queue
+    cpus = {spec.name: spec.cpus for spec in fleet.hosts()}["stage-1"]
+    proc, plan = routed(run_playbook, playbook, fleet_gate="idle")
+    assert proc.returncode == 0, output(proc)
+    assert set(started(fleet)) == {"web-3", "ci-2"}
+    reasons = {e["host"]: e["reasons"] for e in plan["hosts"]}
+    assert reasons["stage-3"] == ["not idle: user user1 active 60s ago (< 900s)"]
+    assert reasons["stage-1"] == [f"not idle: load {1.5 / cpus:.2f} >= 0.30 per CPU"]
+    assert reasons["web-2"][0].startswith("not idle: cpu 1")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_wait_mode_runs_a_host_whose_load_drops(fleet, routed, run_playbook, ansible_bin, ansible_env, playbook):
+    # every host but web-3 (drops) and stage-3 (never drops) already passes
+    for host in CPU:
+        if host not in ("web-3", "stage-3"):
+            fleet.set_load(host, cpu=10)
+    extra = {"fleet_probe_interval": 0.3, "fleet_gate": "cpu<50", "fleet_gate_mode": "wait", "fleet_gate_timeout": 8}
+    vars_file = routed.plan_file.with_name("vars.json")
+    vars_file.write_text(json.dumps(extra))
+    log = routed.plan_file.with_name("stdout.log")
+    waiting_line = "Waiting up to" if playbook == "strategy.yml" else "TASK [Wait for the gated hosts"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [
+                str(ansible_bin / "ansible-playbook"),
+                "-i",
+                str(fleet.hosts_yml),
+                "-e",
+                f"@{vars_file}",
+                str(TARGET / playbook),
+            ],
+            env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def drop_when_waiting() -> None:
+            deadline = time.monotonic() + 60
+            while waiting_line not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)  # well inside the wait, after at least one failing re-probe
+            fleet.set_load("web-3", cpu=20)
+
+        dropper = threading.Thread(target=drop_when_waiting)
+        dropper.start()
+        rc = proc.wait(timeout=120)
+        dropper.join()
+    text = log.read_text()
+    assert rc == 0, text[-4000:]
+    assert waiting_line in text
+    ran = started(fleet)
+    assert "web-3" in ran and "stage-3" not in ran
+    assert set(ran) == set(CPU) - {"stage-3"}
+    by_host = entries(read_plan(routed.plan_file))
+    assert by_host["web-3"]["status"] == "selected"
+    assert by_host["stage-3"]["status"] == "gated"
+    assert by_host["stage-3"]["reasons"][-1] == "still gated after waiting 8s"
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_unreadable_host_is_unmeasurable_and_not_run(fleet, routed, run_playbook, playbook):
+    fleet.fault("ci-1", "unreadable")
+    proc, plan = routed(run_playbook, playbook)
+    # the failed probe is a failed task on that host, so ansible-playbook reports a failure
+    assert proc.returncode == 2, output(proc)
+    assert set(started(fleet)) == set(CPU) - {"ci-1"}
+    entry = entries(plan)["ci-1"]
+    assert entry["status"] == "unmeasurable"
+    assert entry["order"] is None and entry["metrics"] is None
+    assert "Cannot read /proc/" in entry["reasons"][0]
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_dry_run_leaves_no_trace(fleet, routed, run_playbook, playbook):
+    proc, plan = routed(run_playbook, playbook, fleet_dry_run=True, fleet_gate="cpu<50", fleet_count=2)
+    assert proc.returncode == 0, output(proc)
+    assert started(fleet) == {}
+    assert plan["dry_run"] is True
+    by_host = entries(plan)
+    assert [h for h in ASCENDING if by_host[h]["status"] == "selected"] == ["stage-1", "web-2"]
+    assert all(entry["metrics"] for entry in plan["hosts"])
+
+
+@pytest.mark.multiversion
+def test_bad_gate_fails_before_any_host_runs(fleet, routed, run_playbook):
+    proc = run_playbook(
+        TARGET / "strategy.yml", extra_vars={"fleet_gate": "cpu<<50"}, env={"FLEET_PLAN_FILE": str(routed.plan_file)}
+    )
+    assert proc.returncode != 0
+    assert "Invalid gate 'cpu<<50' at column 5: expected a number after '<'" in proc.stdout + proc.stderr
+    assert started(fleet) == {}
+
+
+@pytest.mark.multiversion
+def test_strategy_reprobes_stale_hosts_before_dispatch(fleet, routed, ansible_bin, ansible_env):
+    # ttl 0: every host is re-probed just before it starts; stage-2 (45 %) turns busy once the first host ran
+    extra = {"fleet_probe_interval": 0.3, "fleet_gate": "cpu<50", "fleet_parallel": 1, "fleet_probe_ttl": 0}
+    vars_file = routed.plan_file.with_name("vars.json")
+    vars_file.write_text(json.dumps(extra))
+    first = fleet.host_path("stage-1", MARKER)
+    proc = subprocess.Popen(
+        [
+            str(ansible_bin / "ansible-playbook"),
+            "-i",
+            str(fleet.hosts_yml),
+            "-e",
+            f"@{vars_file}",
+            str(TARGET / "strategy.yml"),
+        ],
+        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not first.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fleet.set_load("stage-2", cpu=90)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-4000:]
+    assert set(started(fleet)) == {"stage-1", "web-2", "ci-1"}
+    plans = [json.loads(line)["plan"] for line in routed.plan_file.read_text().splitlines()]
+    assert entries(plans[0])["stage-2"]["status"] == "selected"  # the plan at play start
+    final = entries(plans[-1])["stage-2"]
+    assert final["status"] == "gated"
+    assert final["reasons"][0].startswith("re-probe before dispatch: cpu ")
