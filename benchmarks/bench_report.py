@@ -70,10 +70,12 @@ def make_output(task: int, size: int, variant: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_callback(report_dir: str):
+def load_callback(report_dir: str, events: bool = False):
     os.environ.update(
         AZLIN_FLEET_REPORT_DIR=report_dir, AZLIN_FLEET_REPORT_NAME="bench", AZLIN_FLEET_REPORT_SUMMARY="false"
     )
+    if events:
+        os.environ["AZLIN_FLEET_EVENTS_FILE"] = os.path.join(report_dir, "events.jsonl")
     callback = callback_loader.get("azlin.fleet.fleet_report")
     if callback is None:
         sys.exit(
@@ -122,12 +124,13 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--size", type=int, default=64 * 1024, help="output size in characters")
     parser.add_argument("--divergent", type=float, default=0.10, help="share of hosts whose output is unique")
+    parser.add_argument("--events", action="store_true", help="also append the live events file")
     args = parser.parse_args()
     host_tasks = args.hosts * args.tasks
     init_plugin_loader()
     with tempfile.TemporaryDirectory() as tmp:
         # Pass 1: time only (tracemalloc would slow every allocation).
-        callback = load_callback(tmp)
+        callback = load_callback(tmp, args.events)
         seconds, _ = feed(callback, args.hosts, args.tasks, args.size, args.divergent, trace=False)
         collector = callback._collector
         unique = sum(len(entry.text.encode()) for entry in collector.outputs.values())
@@ -140,7 +143,7 @@ def main() -> None:
         start = time.perf_counter()
         callback.v2_playbook_on_stats(None)
         end_seconds = time.perf_counter() - start
-        sizes = {p.suffix: p.stat().st_size for p in Path(tmp).iterdir()}
+        sizes = {p.suffix: p.stat().st_size for p in Path(tmp).iterdir() if p.name.startswith("bench.")}
         print(
             f"end of run (group, diff, render, write json/md/html): {end_seconds:.2f} s; files: "
             + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(sizes.items()))
@@ -148,7 +151,7 @@ def main() -> None:
         del callback, collector
         gc.collect()
         # Pass 2: memory.
-        callback = load_callback(tmp)
+        callback = load_callback(tmp, args.events)
         _, peak = feed(callback, args.hosts, args.tasks, args.size, args.divergent, trace=True)
         print(
             f"peak memory while collecting (tracemalloc): {peak / 2**20:.1f} MiB; "

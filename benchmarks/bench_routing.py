@@ -4,7 +4,7 @@ Runs a trivial command on the sandbox's hosts with the same forks, alternating t
 and prints each repetition, the median ratio, and the probe time per host (from v2_runner_on_start to the result
 of the probe task, as seen by a timing callback).
 
-    .venv/bin/python benchmarks/bench_routing.py [--hosts 16] [--reps 5] [--interval 1.0] [--keep]
+    .venv/bin/python benchmarks/bench_routing.py [--hosts 16] [--reps 5] [--interval 1.0] [--command true] [--keep]
 
 Uses its own sandbox state dir (.sandbox-bench-routing) so it never touches the test or demo sandboxes.
 """
@@ -32,8 +32,8 @@ PLAY = """---
   gather_facts: false
   strategy: {strategy}
   tasks:
-    - name: Run a trivial command
-      ansible.builtin.command: "true"
+    - name: Run the command
+      ansible.builtin.command: {command}
       changed_when: false
 """
 
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--forks", type=int, default=16)
     parser.add_argument("--interval", type=float, default=1.0, help="fleet_probe_interval (CPU sample), seconds")
+    parser.add_argument("--command", default="true", help="command each host runs (default: the trivial 'true')")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark sandbox up afterwards")
     args = parser.parse_args(argv)
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             plays = {}
             for label, strategy in (("free", "ansible.builtin.free"), ("least_loaded", "azlin.fleet.least_loaded")):
                 plays[label] = work / f"{label}.yml"
-                plays[label].write_text(PLAY.format(strategy=strategy))
+                plays[label].write_text(PLAY.format(strategy=strategy, command=json.dumps(args.command)))
             extra = {"fleet_probe_interval": args.interval}
             timing = work / "timing.json"
             # warm-up: first SSH connections and ControlPersist masters for both, not measured
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if started_here and not args.keep:
             box.down()
     free, routed = statistics.median(walls["free"]), statistics.median(walls["least_loaded"])
-    print(f"hosts={args.hosts} forks={args.forks} reps={args.reps} probe interval={args.interval:g}s")
+    print(f"hosts={args.hosts} forks={args.forks} reps={args.reps} command={args.command!r}")
     print(f"median wall time: free {free:.2f}s, least_loaded {routed:.2f}s")
     print(f"ratio least_loaded/free (median): {routed / free:.3f} (goal <= 1.15)")
     print(

@@ -11,8 +11,8 @@ description:
     IP addresses) and joins them locally, so the number of requests grows with pages, not with VMs. Subscriptions
     are listed concurrently.
   - Groups are C(pool_<value>) for each tag key in O(pool_tags), C(tag_<key>_<value>) for every tag,
-    C(rg_<resource group>), C(location_<location>) and C(powerstate_<state>); any character outside
-    C([A-Za-z0-9_]) becomes C(_).
+    C(rg_<resource group>), C(location_<location>) and C(powerstate_<state>) (these three in lower case, as Azure
+    compares them case-insensitively); any character outside C([A-Za-z0-9_]) becomes C(_).
   - O(keyed_groups), O(groups) and O(compose) work as in P(ansible.builtin.constructed#inventory).
   - Host variables are prefixed C(azure_). Azure data is never treated as a template.
   - Two VMs with the same name (in different resource groups or subscriptions) both appear, as

@@ -37,7 +37,7 @@ CLOUDS: dict[str, tuple[str, str]] = {
     "AzureUSGovernment": ("login.microsoftonline.us", "https://management.usgovcloudapi.net"),
     "AzureChinaCloud": ("login.chinacloudapi.cn", "https://management.chinacloudapi.cn"),
 }
-_KNOWN_AUTHORITY_HOSTS = frozenset(host for host, _ in CLOUDS.values())
+_KNOWN_AUTHORITY_HOSTS = frozenset(endpoints[0] for endpoints in CLOUDS.values())
 
 # Where each credential field can come from, for error messages.
 _SOURCES_OF = {
@@ -86,6 +86,15 @@ class AuthSettings:
             f"AuthSettings(auth_source={self.auth_source!r}, authority={self.authority!r}, "
             f"arm_endpoint={self.arm_endpoint!r})"
         )
+
+
+def missing_sdk_error(ex: ImportError) -> FleetConfigError:
+    """The error for a controller without the Azure SDK."""
+    return FleetConfigError(
+        "The Azure SDK is not installed on the controller",
+        str(ex),
+        "Install azure-identity, azure-mgmt-compute and azure-mgmt-network (see requirements/runtime.txt).",
+    )
 
 
 def _host_of(authority: str) -> str:
@@ -154,7 +163,10 @@ def build_credential(settings: AuthSettings) -> Any:
     AWX's variable names work), else the DefaultAzureCredential chain.
     """
     # azure.identity is imported here so that option errors show without it being installed.
-    from azure import identity
+    try:
+        from azure import identity
+    except ImportError as ex:
+        raise missing_sdk_error(ex) from ex
 
     authority_kwargs = {
         "authority": settings.authority,

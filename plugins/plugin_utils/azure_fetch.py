@@ -16,13 +16,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError
-from azure.core.pipeline.policies import RetryPolicy
-from azure.core.rest import HttpRequest
-
-from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import AuthSettings
+from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import AuthSettings, missing_sdk_error
 from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_vms import has_vm_model
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError, FleetError
+
+try:
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+    from azure.core.pipeline.policies import RetryPolicy
+    from azure.core.rest import HttpRequest
+except ImportError as _ex:
+    # The module still imports (ansible-doc, sanity); open_clients reports the missing SDK.
+    AZURE_SDK_ERROR: ImportError | None = _ex
+
+    class AzureError(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without the SDK."""
+
+    ClientAuthenticationError = AzureError  # type: ignore[misc,assignment]
+    RetryPolicy = object  # type: ignore[misc,assignment]
+else:
+    AZURE_SDK_ERROR = None
 
 # The newest stable api-versions, as used by azure-mgmt-compute 39 / azure-mgmt-network 33.1.
 COMPUTE_API_VERSION = "2026-04-01"
@@ -104,8 +116,13 @@ def open_clients(credential: Any, settings: AuthSettings, *, max_retries: int, r
     One client of each kind serves every subscription and thread (SDK clients are thread-safe): the raw
     requests carry the subscription in their URL, so the client's own subscription id is never used.
     """
-    from azure.mgmt.compute import ComputeManagementClient
-    from azure.mgmt.network import NetworkManagementClient
+    if AZURE_SDK_ERROR is not None:
+        raise missing_sdk_error(AZURE_SDK_ERROR)
+    try:
+        from azure.mgmt.compute import ComputeManagementClient
+        from azure.mgmt.network import NetworkManagementClient
+    except ImportError as ex:
+        raise missing_sdk_error(ex) from ex
 
     retry = BoundedRetryPolicy(retry_total=max_retries, timeout=retry_timeout)
     common = {

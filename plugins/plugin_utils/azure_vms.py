@@ -13,7 +13,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
 
@@ -258,22 +258,35 @@ def sanitize_group_name(name: str) -> str:
     return _INVALID_GROUP_CHARS.sub("_", name)
 
 
+GroupKind = Literal["pool", "tag", "rg", "location", "powerstate"]
+
+
+def group_name(kind: GroupKind, value: str, tag_value: str = "") -> str:
+    """The one place group names are made: ``pool_<v>``, ``tag_<k>_<v>`` (``tag_<k>`` for an empty value),
+    ``rg_<name>``, ``location_<name>``, ``powerstate_<state>``, sanitized.
+
+    Resource group, location and power state are lower-cased: Azure treats them case-insensitively and may spell
+    the same resource group differently in different ids. Pool and tag text keeps its case.
+    """
+    if kind == "tag":
+        text = f"tag_{value}_{tag_value}" if tag_value else f"tag_{value}"
+    elif kind == "pool":
+        text = f"pool_{value}"
+    else:
+        text = f"{kind}_{value.lower()}"
+    return sanitize_group_name(text)
+
+
 def groups_for(record: VmRecord, pool_keys: Sequence[str] = DEFAULT_POOL_KEYS) -> list[str]:
-    """The groups a VM belongs to (pool_, tag_, rg_, location_, powerstate_), sanitized, sorted, distinct."""
-    names = set()
-    lowered = {k.lower(): v for k, v in record.tags.items()}
-    for key in pool_keys:
-        value = lowered.get(key.lower())
-        if value:
-            names.add(f"pool_{value}")
-    for key, value in record.tags.items():
-        names.add(f"tag_{key}_{value}" if value else f"tag_{key}")
+    """The groups a VM belongs to (pool_, tag_, rg_, location_, powerstate_), sorted and distinct."""
+    names = {group_name("pool", pool) for pool in pools_of(record, pool_keys)}
+    names.update(group_name("tag", key, value) for key, value in record.tags.items())
     if record.resource_group:
-        names.add(f"rg_{record.resource_group.lower()}")
+        names.add(group_name("rg", record.resource_group))
     if record.location:
-        names.add(f"location_{record.location.lower()}")
-    names.add(f"powerstate_{record.power_state}")
-    return sorted({sanitize_group_name(n) for n in names})
+        names.add(group_name("location", record.location))
+    names.add(group_name("powerstate", record.power_state))
+    return sorted(names)
 
 
 def pools_of(record: VmRecord, pool_keys: Sequence[str] = DEFAULT_POOL_KEYS) -> list[str]:

@@ -74,6 +74,11 @@ def _tokens(source: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+def _example(word: str) -> str:
+    sample = {"cpu": "cpu<50", "mem": "mem<80", "load": "load<0.7", "users": "users==0"}[word]
+    return f"Write a comparison such as {sample!r}."
+
+
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -112,9 +117,9 @@ class _Parser:
         token = self.take()
         if token is None or token[0] != "op":
             column = token[2] if token else self.end_column()
-            raise self.fail(column, f"expected '{want}' after {word!r}")
+            raise self.fail(column, f"expected '{want}' after {word!r}", _example(word))
         if token[1] != want:
-            raise self.fail(token[2], f"{word!r} supports only '{want}', not {token[1]!r}")
+            raise self.fail(token[2], f"{word!r} supports only '{want}', not {token[1]!r}", _example(word))
         number = self.take()
         if number is None or number[0] != "number":
             column = number[2] if number else self.end_column()

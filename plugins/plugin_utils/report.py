@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
-from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (  # noqa: F401  (re-exported)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (
     HostResult,
     NormalizeOptions,
     Outcome,
@@ -27,16 +27,42 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     format_event,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_fold import is_folding_available
-from ansible_collections.azlin.fleet.plugins.plugin_utils.report_group import (  # noqa: F401  (re-exported)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_group import (
     build_task_entry,
     count_statuses,
     hosts_by_status,
     summarize_hosts,
 )
-from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker  # noqa: F401  (re-exported)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_html import render_html
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_markdown import render_markdown
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import render_text
+
+__all__ = [
+    "FILE_FORMATS",
+    "REPORT_FORMAT",
+    "REPORT_VERSION",
+    "HostResult",
+    "NormalizeOptions",
+    "Outcome",
+    "ReportCollector",
+    "TaskInfo",
+    "assemble_report",
+    "build_masker",
+    "build_report",
+    "build_task_entry",
+    "classify_result",
+    "count_statuses",
+    "format_event",
+    "hosts_by_status",
+    "load_report",
+    "plan_task_entry",
+    "render_report",
+    "render_text",
+    "summarize_hosts",
+    "write_file_atomic",
+    "write_report",
+]
 
 REPORT_FORMAT = "azlin.fleet.report"
 REPORT_VERSION = 1
@@ -196,11 +222,17 @@ def write_file_atomic(path: Path, text: str) -> None:
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a JSON report and check it is one this version understands."""
     try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as ex:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as ex:
+        raise FleetUsageError(
+            f"Report {str(path)!r}", f"cannot be read ({ex.strerror or ex})", "Check the path."
+        ) from ex
+    try:
+        report = json.loads(text)
+    except ValueError as ex:
         raise FleetUsageError(
             f"Report {str(path)!r}",
-            f"cannot be read as JSON ({ex})",
+            f"not valid JSON ({ex})",
             "Pass the .json file the fleet_report callback wrote.",
         ) from ex
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:

@@ -287,7 +287,7 @@ class ReportCollector:
         for host, task_id in running:
             outcome = Outcome("interrupted", reason=f"run interrupted by {signal_name} before this host finished")
             marked.append(self.add_result(host, task_id, outcome))
-        for task_id in dict.fromkeys(task_id for _, task_id in running):
+        for task_id in dict.fromkeys(key[1] for key in running):
             play = self.tasks[task_id].play if task_id in self.tasks else None
             seen = {r.host for r in self.results if r.task_id in self.tasks and self.tasks[r.task_id].play == play}
             done = {r.host for r in self.results if r.task_id == task_id}

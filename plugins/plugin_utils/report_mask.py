@@ -37,7 +37,7 @@ class Masker:
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret replaced by the mask."""
-        lower = text.lower() if any(words for _, words in self.patterns) else text
+        lower = text.lower() if any(entry[1] for entry in self.patterns) else text
         for pattern, words in self.patterns:
             if not words or any(word in lower for word in words):
                 text = pattern.sub(_replace, text)

@@ -304,13 +304,17 @@ def recheck_host(
 
 
 def plan_summary(plan: Mapping[str, Any]) -> list[str]:
-    """Return one display line per host: order, name, status, score and reasons."""
+    """Return one display line per host: order, name, status, score, metrics and reasons."""
     lines = []
     for entry in plan["hosts"]:
         order = f"{entry['order']:>3}" if entry["order"] is not None else "  -"
         score = f"{entry['score']:5.1f}" if entry["score"] is not None else "    -"
+        m = entry["metrics"]
+        measured = (
+            f" cpu={m['cpu']:g}% mem={m['mem']:g}% load1={m['load1']:g}/{m['cpus']}cpu users={m['users']}" if m else ""
+        )
         reasons = f": {'; '.join(entry['reasons'])}" if entry["reasons"] else ""
-        lines.append(f"{order} {entry['host']} {entry['status']} score={score}{reasons}")
+        lines.append(f"{order} {entry['host']} {entry['status']} score={score}{measured}{reasons}")
     return lines
 
 

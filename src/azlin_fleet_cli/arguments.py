@@ -134,7 +134,10 @@ def _add_output(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> Non
     if dry_run:
         group.add_argument("--dry-run", action="store_true", help="show hosts, order and gate verdicts; run nothing")
     group.add_argument(
-        "--report-dir", metavar="DIR", help="where report files go (default: ./reports or the config file's)"
+        "--report-dir",
+        metavar="DIR",
+        help="where report files go (default: $AZLIN_FLEET_REPORT_DIR, else report_dir of the config file, "
+        "else ./reports)",
     )
     group.add_argument(
         "--format",
@@ -251,13 +254,19 @@ def build_parser() -> CliArgumentParser:
 
     sandbox = sub.add_parser(
         "sandbox",
+        usage="azlin-fleet sandbox [-h] ACTION [ARGS...]",
         help="the local sandbox fleet: up, down, status, reset, load, fault",
         description="Manage the local sandbox fleet (real sshd hosts and a local Azure endpoint). "
         "Arguments after ACTION go to azlin-fleet-sandbox; try 'azlin-fleet sandbox up --help'.",
         formatter_class=formatter,
     )
-    sandbox.add_argument("action", choices=["up", "down", "status", "reset", "load", "fault"], metavar="ACTION")
-    sandbox.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the action")
+    sandbox.add_argument(
+        "action",
+        choices=["up", "down", "status", "reset", "load", "fault"],
+        metavar="ACTION",
+        help="up [--hosts N] | down | status [--json] | reset | load HOST [--cpu %%] [--load L1,L5,L15] [--mem %%] "
+        "[--users IDLE,...] | fault HOST {stop,start,cut,restore,unreadable,readable}",
+    )
     return parser
 
 

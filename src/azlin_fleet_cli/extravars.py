@@ -32,9 +32,10 @@ def _plugin_function(module: str, *names: str) -> Callable[..., Any]:
     )
 
 
-def sanitize_group_name(text: str) -> str:
-    """The inventory's own group-name sanitizing, so --pool/--tag name the groups the inventory built."""
-    return str(_plugin_function("azure_vms", "sanitize_group_name", "sanitize", "safe_group_name")(text))
+def group_name(kind: str, value: str, tag_value: str = "") -> str:
+    """The inventory's own group naming (sanitized, rg lower-cased), so --pool/--tag/--resource-group name the
+    groups azlin.fleet.azure_pools built."""
+    return str(_plugin_function("azure_vms", "group_name")(kind, value, tag_value))
 
 
 def build_targets(args: argparse.Namespace) -> str | None:
@@ -48,9 +49,9 @@ def build_targets(args: argparse.Namespace) -> str | None:
                 "--all already selects every running VM. Drop --all to narrow the selection.",
             )
         return "all"
-    parts = [f"pool_{sanitize_group_name(pool)}" for pool in args.pool]
-    parts += [f"tag_{sanitize_group_name(key)}_{sanitize_group_name(value)}" for key, value in args.tag]
-    parts += [f"rg_{sanitize_group_name(rg)}" for rg in args.resource_group]
+    parts = [group_name("pool", pool) for pool in args.pool]
+    parts += [group_name("tag", key, value) for key, value in args.tag]
+    parts += [group_name("rg", rg) for rg in args.resource_group]
     for glob in args.pattern:
         if not glob or any(ch in glob for ch in ",:&!~"):
             raise CliError(
@@ -152,6 +153,8 @@ def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
     found.update(_gate_and_route_vars(args))
     if args.dry_run:
         found["fleet_dry_run"] = True
+    # The step azlin.fleet.run will build from these vars, validated by the same code the playbook runs.
+    _plugin_function("workflow", "run_workflow")(found)
     return found
 
 

@@ -27,7 +27,7 @@ SIGINT_EXIT = 130
 
 
 def _report_dir(args: argparse.Namespace, configured: str | None) -> Path:
-    chosen = args.report_dir or configured or os.environ.get("AZLIN_FLEET_REPORT_DIR") or DEFAULT_REPORT_DIR
+    chosen = args.report_dir or os.environ.get("AZLIN_FLEET_REPORT_DIR") or configured or DEFAULT_REPORT_DIR
     return Path(chosen).expanduser().resolve()
 
 
@@ -86,17 +86,17 @@ def _explain_nothing_ran(report: dict[str, Any], targets: str | None, origin: st
 def command_run(args: argparse.Namespace, extra: list[str], out: TextIO, err: TextIO) -> int:
     """``azlin-fleet run COMMAND``."""
     extra_vars = build_run_vars(args)
-    return _execute(args, extra, extra_vars, forks_for(args.parallel, args.sequence), out, err)
+    return _execute(args, extra, extra_vars, forks_for(args.parallel), out, err)
 
 
 def command_workflow(args: argparse.Namespace, extra: list[str], out: TextIO, err: TextIO) -> int:
     """``azlin-fleet workflow FILE``."""
-    return _execute(args, extra, build_workflow_vars(args), forks_for(None, None), out, err)
+    return _execute(args, extra, build_workflow_vars(args), forks_for(None), out, err)
 
 
 def command_probe(args: argparse.Namespace, extra: list[str], out: TextIO, err: TextIO) -> int:
     """``azlin-fleet probe``: metrics, order and gate verdicts; nothing but the read-only probe runs."""
-    return _execute(args, extra, build_probe_vars(args), forks_for(None, None), out, err)
+    return _execute(args, extra, build_probe_vars(args), forks_for(None), out, err)
 
 
 def command_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:

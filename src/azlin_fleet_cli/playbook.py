@@ -35,6 +35,7 @@ SPEED_DEFAULTS = {
     "ANSIBLE_NOCOLOR": "1",
 }
 DEFAULT_FORKS = 16
+PERCENT_FORKS = 100
 # ansible-playbook's own codes for a run it refused to start: 4 parser error, 5 bad or incomplete options.
 _ANSIBLE_REJECTED = {4, 5}
 
@@ -71,11 +72,13 @@ def new_report_name(kind: str) -> str:
     return f"fleet-{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
 
 
-def forks_for(parallel: str | None, sequence: int | None) -> int:
-    """Forks for the child: enough for ``--parallel N`` / ``--sequence N``; N% is resolved by the playbook."""
-    if sequence is not None:
-        return sequence
-    if parallel is not None and not parallel.endswith("%"):
+def forks_for(parallel: str | None) -> int:
+    """Forks for the child: N for ``--parallel N``; for ``N%`` (resolved by the playbook against the selected hosts)
+    enough room for it; else $ANSIBLE_FORKS or 16. Ansible never starts more workers than a batch has hosts, and
+    ``--sequence`` batches are the playbook's ``serial``, so the probe before them still runs with full fan-out."""
+    if parallel is not None and parallel.endswith("%"):
+        return PERCENT_FORKS
+    if parallel is not None:
         return max(1, int(parallel))
     return int(os.environ.get("ANSIBLE_FORKS", DEFAULT_FORKS))
 
@@ -165,6 +168,9 @@ def run_playbook(run: PlaybookRun, *, show_progress: bool, stderr: TextIO) -> tu
             child.wait()
     run.events_file.unlink(missing_ok=True)
     if run.report_json.is_file():
+        # The report holds everything ansible printed about the hosts; the raw log is kept only when it is the
+        # sole account of a failed run.
+        run.log_file.unlink(missing_ok=True)
         return run.report_json, interrupted
     if interrupted:
         raise KeyboardInterrupt

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from azlin_fleet_cli.outcome import CONTROLLER_HOST
+
 FAILURE_STATUSES = frozenset({"failed", "unreachable", "timeout", "blocked"})
 POLL_SECONDS = 0.2
 
@@ -29,7 +31,7 @@ class RunProgress:
             self.total = len(selected) or self.total
             return
         host = str(event.get("host", ""))
-        if not host:
+        if not host or host == CONTROLLER_HOST:
             return
         self.hosts.add(host)
         status = str(event.get("status", ""))

@@ -307,6 +307,13 @@ def test_azure_inventory_with_tag_and_pool(cli: Cli) -> None:
     assert set(statuses(cli.report(result))) == {"ci-1", "ci-2"}
 
 
+def test_azure_inventory_resource_group_and_glob(cli: Cli) -> None:
+    # The sandbox's VMs live in resource group rg-<pool>; Azure names are case-insensitive, so is --resource-group.
+    result = cli("run", "hostname", "--resource-group", "RG-Web-Servers", "--pattern", "web-[12]", inventory="azure")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert set(statuses(cli.report(result))) == {"web-1", "web-2"}
+
+
 def test_verbose_prints_the_exact_command_and_passthrough_reaches_ansible(cli: Cli) -> None:
     result = cli("run", "hostname", "--all", "-v", "--", "--limit", "web-1")
     assert result.returncode == 0, result.stderr + result.stdout

@@ -47,7 +47,8 @@ def admin(endpoint: dict) -> Iterator[ArmAdmin]:
 
 @pytest.fixture(scope="module")
 def env(endpoint: dict) -> dict[str, str]:
-    bin_dir = Path(os.environ.get("FLEET_ANSIBLE_VENV", REPO / ".venv")) / "bin"
+    venv = Path(os.environ.get("FLEET_ANSIBLE_VENV", ".venv"))
+    bin_dir = (venv if venv.is_absolute() else REPO / venv) / "bin"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "AZURE_", "AZLIN_FLEET_"))}
     return clean | {
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),

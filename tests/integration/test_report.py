@@ -247,3 +247,23 @@ def test_html_report_renders_in_headless_chromium(
     shutil.copy(tmp_path / "reports" / "run.html", output_dir / "report-faults.html")
     shutil.copy(page, output_dir / "report.html")
     os.chmod(output_dir / "report.html", 0o644)
+
+
+def test_plan_from_the_least_loaded_strategy_reaches_the_report(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    fleet.set_load("web-2", cpu=80.0, load=None, mem=None, users=None)
+    fleet.set_load("ci-1", cpu=65.0, load=None, mem=None, users=None)
+    proc = run_playbook(PLAYBOOKS / "strategy_plan.yml", env=report_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = load(tmp_path)
+    plan = next(t for t in report["tasks"] if t["kind"] == "plan")
+    assert [(g["nodeset"], g["status"]) for g in plan["groups"]] == [
+        ("ci-2,stage-[1-3],web-[1,3]", "selected"),
+        ("ci-1", "gated"),
+        ("web-2", "gated"),
+    ]
+    assert all(re.fullmatch(r"cpu \d+(\.\d+)?% >= 50%", r["reason"]) for g in plan["groups"][1:] for r in g["reasons"])
+    ran = task_named(report, "Print the hostname")
+    assert groups_of(ran)[0][0] == "ci-2" and ran["hosts"] == 6
+    assert {h["host"]: h["status"] for h in report["hosts"] if h["status"] != "ok"} == {"ci-1": "gated", "web-2": "gated"}

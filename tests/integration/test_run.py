@@ -56,6 +56,7 @@ def marked(fleet, hosts=ALL, path="/tmp/run_marker") -> list[str]:
     return [h for h in hosts if fleet.host_path(h, path).exists()]
 
 
+@pytest.mark.multiversion
 def test_rolling_stops_at_the_first_unhealthy_host(fleet, run) -> None:
     fleet.host_path("web-3", "/tmp/run_unhealthy").write_text("sick\n")
     proc, report = run(
@@ -85,7 +86,7 @@ def test_retry_recovers_a_failing_command_and_an_unreachable_host(fleet, run) ->
     try:
         proc, report = run(
             # Fails on its first attempt on every host, succeeds on the next one.
-            fleet_command="if [ ! -e /tmp/run_attempt ]; then touch /tmp/run_attempt; exit 3; fi; touch /tmp/run_marker",
+            fleet_command="test -e /tmp/run_attempt || { touch /tmp/run_attempt; exit 3; }; touch /tmp/run_marker",
             fleet_targets="web-1:web-2", fleet_retries=5, fleet_retry_delay=1, env_extra=NO_MASTER,
         )
     finally:

@@ -205,6 +205,9 @@ def test_reset_clears_every_fault_and_load_and_revives_the_driver(fleet: Sandbox
     fleet.fault("ci-1", "unreadable")
     fleet.set_load("ci-2", cpu=90, load=(4, 4, 4), mem=95, users=[0])
     os.kill(fleet.status()["driver"]["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while fleet.status()["driver"]["running"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     fleet.reset()
     status = {h["name"]: h for h in fleet.status()["hosts"]}
     assert {(h["sshd"], h["network"], h["probe_files"]) for h in status.values()} == {("running", "ok", "readable")}
@@ -232,7 +235,8 @@ def test_up_while_up_is_refused(sandbox: Sandbox) -> None:
 
 def test_sixteen_hosts_then_down_leaves_nothing_even_after_a_crash(run_ansible, sandbox_remains) -> None:
     state_dir = REPO / ".sandbox-test-down"
-    box = Sandbox(state_dir, prefix="azd", net=2)
+    # prefix and net outside the hashed ranges (letters bcdeg..., nets 2-251), so no other sandbox is touched
+    box = Sandbox(state_dir, prefix="azo", net=252)
     box.down()
     started = time.monotonic()
     box.up(hosts=16, azure=False)
@@ -252,6 +256,6 @@ def test_sixteen_hosts_then_down_leaves_nothing_even_after_a_crash(run_ansible, 
         os.kill(json.loads((state_dir / "state.json").read_text())["driver_pid"], signal.SIGKILL)
     finally:
         Sandbox(state_dir).down()
-    assert sandbox_remains(state_dir, "azd") == []
+    assert sandbox_remains(state_dir, "azo") == []
     Sandbox(state_dir).down()  # idempotent
     assert sorted(p.name for p in state_dir.iterdir()) == [".lock"]

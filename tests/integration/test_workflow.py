@@ -56,6 +56,7 @@ def step_results(report: dict, step: str) -> dict[str, dict]:
     return found
 
 
+@pytest.mark.multiversion
 def test_chain_failure_blocks_dependents_only_on_that_host(fleet, workflow) -> None:
     proc, report = workflow("chain.yaml")
     assert proc.returncode == 2, proc.stdout[-3000:]
@@ -127,7 +128,8 @@ def test_dry_run_prints_the_plan_and_touches_no_host(fleet, workflow) -> None:
 
 INVALID = [
     pytest.param("invalid_cycle.yaml", ["Dependency cycle", "a -> c -> b -> a"], id="cycle"),
-    pytest.param("invalid_unknown_dep.yaml", ["requires unknown step 'biuld'", "Did you mean 'build'?"], id="unknown-dep"),
+    pytest.param("invalid_unknown_dep.yaml", ["requires unknown step 'biuld'", "Did you mean 'build'?"],
+                 id="unknown-dep"),
     pytest.param("invalid_duplicate.yaml", ["duplicate name (first defined at steps[0])"], id="duplicate"),
     pytest.param("invalid_unknown_key.yaml", ["unknown key 'retires'"], id="unknown-key"),
     pytest.param("invalid_gate.yaml", ["bad gate 'cpu<<50'"], id="bad-gate"),

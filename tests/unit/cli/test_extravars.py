@@ -27,7 +27,9 @@ def _run_vars(*argv: str) -> dict[str, object]:
         pytest.param(
             ["--pool", "web-servers", "--pattern", "web-[12]"], "pool_web_servers:&web-[12]", id="pool-and-glob"
         ),
-        pytest.param(["--resource-group", "rg-Fleet"], "rg_rg_Fleet", id="resource-group"),
+        pytest.param(["--resource-group", "rg-Fleet"], "rg_rg_fleet", id="resource-group-lower-cased"),
+        pytest.param(["--tag", "Team=Web Ops"], "tag_Team_Web_Ops", id="tag-keeps-case"),
+        pytest.param(["--tag", "canary="], "tag_canary", id="tag-empty-value"),
         pytest.param(["--all"], "all", id="all"),
         pytest.param([], None, id="nothing"),
     ],
@@ -134,10 +136,6 @@ def test_every_run_flag() -> None:
         "--wait-for-health",
         "--health-url",
         "http://localhost:8080/health",
-        "--health-port",
-        "8080",
-        "--health-cmd",
-        "systemctl is-active app",
         "--timeout",
         "30",
         "--if-cpu-below-50",
@@ -157,9 +155,7 @@ def test_every_run_flag() -> None:
         "fleet_max_failures": "10%",
         "fleet_retries": 2,
         "fleet_sequence": 2,
-        "fleet_health_cmd": "systemctl is-active app",
         "fleet_health_url": "http://localhost:8080/health",
-        "fleet_health_port": 8080,
         "fleet_timeout": 30,
         "fleet_gate": "cpu<50",
         "fleet_gate_mode": "wait",
@@ -168,6 +164,12 @@ def test_every_run_flag() -> None:
         "fleet_route_by": "mem",
         "fleet_count": 3,
     }
+
+
+def test_two_health_checks_are_refused_by_the_run_schema() -> None:
+    with pytest.raises(Exception, match="'health' needs exactly one of command, url or port") as caught:
+        _run_vars("x", "--all", "--wait-for-health", "--health-port", "80", "--health-cmd", "true")
+    assert type(caught.value).__name__ == "FleetValidationError"
 
 
 def test_health_check_without_wait_for_health_is_refused() -> None:

@@ -77,15 +77,13 @@ def test_env_wires_the_report_and_keeps_users_settings(tmp_path: Path) -> None:
     assert (root / "ansible_collections" / "azlin" / "fleet" / "plugins" / "plugin_utils").is_dir()
 
 
-@pytest.mark.parametrize(
-    ("parallel", "sequence", "expected"),
-    [("5", None, 5), ("16", None, 16), (None, 3, 3), ("5", 1, 1)],
-)
-def test_forks(parallel: str | None, sequence: int | None, expected: int) -> None:
-    assert forks_for(parallel, sequence) == expected
+@pytest.mark.parametrize(("parallel", "expected"), [("5", 5), ("16", 16), ("1", 1), ("50%", 100)])
+def test_forks(parallel: str, expected: int) -> None:
+    assert forks_for(parallel) == expected
 
 
-def test_forks_default_when_percent_or_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forks_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANSIBLE_FORKS", raising=False)
-    assert forks_for("50%", None) == 16
-    assert forks_for(None, None) == 16
+    assert forks_for(None) == 16
+    monkeypatch.setenv("ANSIBLE_FORKS", "40")
+    assert forks_for(None) == 40

@@ -27,6 +27,7 @@ def test_missing_file_is_no_events(tmp_path: Path) -> None:
 def test_progress_counts_hosts_and_failures() -> None:
     progress = RunProgress()
     for event in (
+        {"host": "localhost", "task": "validate", "status": "failed"},  # the controller play is not a target
         {"host": "web-1", "task": "probe", "status": "ok"},
         {"host": "web-1", "task": "run", "status": "changed"},
         {"host": "web-2", "task": "run", "status": "failed"},

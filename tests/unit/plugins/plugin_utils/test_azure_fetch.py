@@ -25,7 +25,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_fetch import (
     AzureListError,
     BoundedRetryPolicy,
 )
-from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError, FleetError
 
 ARM = Path(__file__).resolve().parents[2] / "fixtures" / "arm"
 BASE = "https://arm.test"
@@ -274,3 +274,33 @@ def test_fetch_inventory_with_no_listable_subscription_is_an_error():
 )
 def test_listable_subscription_ids(items, expected):
     assert azure_fetch.listable_subscription_ids(items) == expected
+
+
+def test_partial_failure_warns_naming_the_subscription():
+    fetched = {
+        "subscriptions": {S1: {}},
+        "failures": {S2: f"Failed to list VMs in subscription '{S2}': 403"},
+        "skipped": ["old-sub"],
+    }
+    assert azure_fetch.partial_failure_warnings(fetched, fail_on_partial=False) == [
+        "Skipped Azure subscription 'old-sub': it is disabled or deleted, so it cannot be listed.",
+        f"Failed to list VMs in subscription '{S2}': 403. Skipped subscription '{S2}': its VMs are missing from this "
+        "inventory. Set fail_on_partial: true to fail instead.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("listed", "fail_on_partial", "why"),
+    [({S1: {}}, True, "fail_on_partial is true"), ({}, False, "no subscription could be listed")],
+    ids=["fail-on-partial", "nothing-listed"],
+)
+def test_partial_failure_is_an_error_when_asked_or_when_nothing_is_left(listed, fail_on_partial, why):
+    fetched = {"subscriptions": listed, "failures": {S2: "Failed to list VMs in subscription 'x': 500"}, "skipped": []}
+    with pytest.raises(
+        FleetError, match=rf"Failed to list 1 Azure subscription\(s\): .*500\. The inventory fails because {why}"
+    ):
+        azure_fetch.partial_failure_warnings(fetched, fail_on_partial=fail_on_partial)
+
+
+def test_no_failure_no_warning():
+    assert azure_fetch.partial_failure_warnings({"subscriptions": {S1: {}}, "failures": {}}, fail_on_partial=True) == []

@@ -342,3 +342,31 @@ def test_unknown_options_are_named_with_a_suggestion():
         match=r"unknown option\(s\) 'subscription'.*Did you mean 'subscriptions' instead of 'subscription'",
     ):
         azure_vms.check_known_options(["plugin", "subscription"], known)
+
+
+def test_summarize_listing():
+    records = azure_vms.normalize_fleet(fleet_fetched())
+    kept, dropped = azure_vms.filter_vms(records, VmFilter())
+    assert azure_vms.summarize_listing(2, records, kept, dropped) == (
+        "2 subscription(s) listed, 5 VMs seen, 3 hosts added, 2 filtered out (power state deallocated: 2)"
+    )
+    assert (
+        azure_vms.summarize_listing(1, [], [], {})
+        == "1 subscription(s) listed, 0 VMs seen, 0 hosts added, 0 filtered out (none)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("pool", "web-servers"), "pool_web_servers"),
+        (("tag", "env", "dev"), "tag_env_dev"),
+        (("tag", "Env", ""), "tag_Env"),
+        (("rg", "RG-Web"), "rg_rg_web"),
+        (("location", "EastUS"), "location_eastus"),
+        (("powerstate", "running"), "powerstate_running"),
+    ],
+    ids=["pool", "tag", "tag-without-value", "rg-lower-cased", "location-lower-cased", "powerstate"],
+)
+def test_group_name(args, expected):
+    assert azure_vms.group_name(*args) == expected

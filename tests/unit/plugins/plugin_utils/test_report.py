@@ -169,15 +169,17 @@ def test_unknown_format_is_refused(report: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        pytest.param("{not json", "cannot be read as JSON", id="not-json"),
+        pytest.param("{not json", "not valid JSON", id="not-json"),
+        pytest.param(None, "cannot be read \\(No such file or directory\\)", id="missing"),
         pytest.param('{"format": "other"}', "not an azlin.fleet.report file", id="other-format"),
         pytest.param(
             '{"format": "azlin.fleet.report", "version": 99}', "schema version 99 is not supported", id="version"
         ),
     ],
 )
-def test_load_report_refuses_bad_files(tmp_path: Path, content: str, message: str) -> None:
+def test_load_report_refuses_bad_files(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    if content is not None:
+        path.write_text(content)
     with pytest.raises(FleetUsageError, match=message):
         load_report(path)

@@ -19,6 +19,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     order_hosts,
     parse_parallel,
     parse_settings,
+    plan_summary,
     probe_from_result,
     recheck_host,
     score_host,
@@ -304,3 +305,13 @@ def test_route_run_reprobes_only_the_next_stale_host() -> None:
     assert run.stale_next(["c"], now=100.0) is None  # c is next and fresh
     assert run.stale_next([], now=100.0) is None
     assert run.rank() == {"a": 0, "b": 1, "c": 2}
+
+
+def test_plan_summary_lines() -> None:
+    settings = parse_settings({"fleet_gate": "cpu<50"})
+    plan = build_plan(settings, [*probes(a=80, b=10), Probe("c", error="unreachable: timed out")])
+    assert plan_summary(plan) == [
+        "  1 b selected score= 10.0 cpu=10% mem=1% load1=0/2cpu users=0",
+        "  - a gated score= 80.0 cpu=80% mem=1% load1=0/2cpu users=0: cpu 80% >= 50%",
+        "  - c unmeasurable score=    -: unreachable: timed out",
+    ]

@@ -627,3 +627,78 @@ def test_evaluate_when_uses_the_gate_grammar() -> None:
     metrics = {"cpu": 63.0, "mem": 20.0, "load1": 0.1, "cpus": 2, "users": 0, "sessions": []}
     assert evaluate_when("cpu<50", metrics) == (False, "cpu 63% >= 50%")
     assert evaluate_when("mem<50", metrics) == (True, "")
+
+
+# --- the JSON Schema documents the same schema --------------------------------------------------------------
+
+SCHEMA = Path(__file__).resolve().parents[4] / "docs" / "workflow-schema.json"
+
+
+def test_json_schema_names_exactly_the_keys_the_parser_accepts() -> None:
+    import json
+
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
+        DEFAULT_KEYS,
+        HEALTH_KEYS,
+        LEGACY_KEYS,
+        STEP_KEYS,
+        TOP_KEYS,
+    )
+
+    schema = json.loads(SCHEMA.read_text())
+    assert set(schema["properties"]) == set(TOP_KEYS)
+    assert set(schema["properties"]["defaults"]["properties"]) == set(DEFAULT_KEYS)
+    assert set(schema["$defs"]["step"]["properties"]) == set(STEP_KEYS) | set(LEGACY_KEYS) | {"parallel"}
+    assert set(schema["$defs"]["health"]["properties"]) == set(HEALTH_KEYS)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_satisfy_the_json_schema(path: Path) -> None:
+    import json
+
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(yaml.safe_load(path.read_text()), json.loads(SCHEMA.read_text()))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"steps": [{"name": "a", "command": "x", "retires": 1}]},
+        {"steps": [{"name": "a"}]},
+        {"steps": [{"name": "a", "command": "x", "timeout": "soon"}]},
+        {"steps": [{"name": "a", "command": "x", "requires": ["b"], "depends_on": ["b"]}], "x": 1},
+        {"steps": []},
+    ],
+    ids=["unknown-key", "no-command", "wrong-type", "both-names", "empty"],
+)
+def test_schema_and_parser_reject_the_same_shape_errors(data: dict[str, Any]) -> None:
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    with pytest.raises(FleetValidationError):
+        parse_workflow(data)
+
+
+def test_run_workflow_builds_one_step_from_fleet_vars_and_names_bad_vars() -> None:
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import parse_parallel
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import run_settings, run_workflow
+
+    workflow = run_workflow({"fleet_command": "uptime", "fleet_timeout": "30", "fleet_retries": 2,
+                             "fleet_health_port": 8080, "fleet_environment": {"A": 1}, "fleet_chdir": ""})
+    step = workflow.step("run")
+    assert (step.command, step.timeout, step.retries, step.health.port, step.env, step.chdir) == (
+        "uptime", 30, 2, 8080, {"A": "1"}, None)
+    with pytest.raises(FleetValidationError, match="Invalid fleet_timeout: 'timeout' must be a positive number"):
+        run_workflow({"fleet_command": "x", "fleet_timeout": -1})
+    with pytest.raises(FleetUsageError, match="fleet_command: is missing"):
+        run_workflow({"fleet_command": ""})
+    assert run_settings({"fleet_sequence": 2}, 10, parse_parallel).serial == 2
+    assert run_settings({"fleet_sequence": 2}, 10, parse_parallel).stop_on_failure is True
+    assert run_settings({"fleet_parallel": "50%"}, 10, parse_parallel).throttle == 5
+    assert run_settings({"fleet_parallel": 3, "fleet_max_failures": "10%"}, 10, parse_parallel).serial == 3
+    with pytest.raises(FleetValidationError, match="fleet_sequence.*max_failures"):
+        run_settings({"fleet_sequence": 0, "fleet_max_failures": "x"}, 10, parse_parallel)
