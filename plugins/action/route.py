@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 # The documentation lives in plugins/modules/route.py, where ansible-doc looks for it.
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
