@@ -8,6 +8,7 @@ message ``ansible-playbook`` would give.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,35 @@ def group_name(kind: str, value: str, tag_value: str = "") -> str:
     return str(_plugin_function("azure_vms", "group_name")(kind, value, tag_value))
 
 
+def glob_pattern(glob: str) -> str:
+    """A host pattern matching VM names against a shell glob.
+
+    Ansible reads ``web-[12]`` as element 12 of group ``web-``, so a glob with a character class becomes an
+    anchored ``~regex`` pattern; other globs are Ansible's own fnmatch patterns.
+    """
+    # ',' and ':' separate host patterns; a leading '!', '&' or '~' would change what the pattern means.
+    if not glob or any(ch in glob for ch in ",:") or glob[0] in "!&~":
+        raise CliError(
+            ExitCode.USAGE,
+            f"--pattern {glob!r} is not a VM name glob: it must be non-empty, contain no ',' or ':' and not start "
+            "with '!', '&' or '~'. Use *, ? and [..] wildcards, e.g. --pattern 'web-*'.",
+        )
+    if "[" not in glob:
+        return glob
+    regex, index = [], 0
+    while index < len(glob):
+        char = glob[index]
+        end = glob.find("]", index + 2) if char == "[" else -1
+        if char == "[" and end != -1:
+            body = glob[index + 1 : end]
+            regex.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            index = end + 1
+            continue
+        regex.append({"*": ".*", "?": "."}.get(char, re.escape(char)))
+        index += 1
+    return "~" + "".join(regex) + "$"
+
+
 def build_targets(args: argparse.Namespace) -> str | None:
     """Host pattern from the selection flags, ANDed with ``:&``; None when no selection flag was given."""
     if args.all:
@@ -52,14 +82,7 @@ def build_targets(args: argparse.Namespace) -> str | None:
     parts = [group_name("pool", pool) for pool in args.pool]
     parts += [group_name("tag", key, value) for key, value in args.tag]
     parts += [group_name("rg", rg) for rg in args.resource_group]
-    for glob in args.pattern:
-        if not glob or any(ch in glob for ch in ",:&!~"):
-            raise CliError(
-                ExitCode.USAGE,
-                f"--pattern {glob!r} is not a VM name glob: it must be non-empty and contain none of , : & ! ~. "
-                "Use *, ? and [..] wildcards, e.g. --pattern 'web-*'.",
-            )
-        parts.append(glob)
+    parts += [glob_pattern(glob) for glob in args.pattern]
     if not parts:
         return None
     return parts[0] + "".join(f":&{part}" for part in parts[1:])

@@ -267,4 +267,5 @@ def test_plan_from_the_least_loaded_strategy_reaches_the_report(
     assert all(re.search(r"cpu \d+(\.\d+)?% >= 50%", reason) for reason in reasons.values()), reasons
     ran = task_named(report, "Print the hostname")
     assert sorted(r["host"] for r in ran["results"]) == ["ci-2", "stage-1", "stage-2", "stage-3", "web-1", "web-3"]
-    assert {h["host"]: h["status"] for h in report["hosts"] if h["status"] != "ok"} == {"ci-1": "gated", "web-2": "gated"}
+    not_run = {h["host"]: h["status"] for h in report["hosts"] if h["status"] != "ok"}
+    assert not_run == {"ci-1": "gated", "web-2": "gated"}

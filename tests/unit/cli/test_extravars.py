@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from azlin_fleet_cli.arguments import parse_args
-from azlin_fleet_cli.extravars import build_gate, build_probe_vars, build_run_vars, build_targets, build_workflow_vars
+from azlin_fleet_cli.extravars import (
+    build_gate,
+    build_probe_vars,
+    build_run_vars,
+    build_targets,
+    build_workflow_vars,
+    glob_pattern,
+)
 from azlin_fleet_cli.outcome import CliError, ExitCode
 
 
@@ -25,7 +33,7 @@ def _run_vars(*argv: str) -> dict[str, object]:
         pytest.param(["--pool", "ci", "--tag", "env=dev"], "pool_ci:&tag_env_dev", id="pool-and-tag"),
         pytest.param(["--pattern", "web-*"], "web-*", id="glob"),
         pytest.param(
-            ["--pool", "web-servers", "--pattern", "web-[12]"], "pool_web_servers:&web-[12]", id="pool-and-glob"
+            ["--pool", "web-servers", "--pattern", "web-[12]"], r"pool_web_servers:&~web\-[12]$", id="pool-and-glob"
         ),
         pytest.param(["--resource-group", "rg-Fleet"], "rg_rg_fleet", id="resource-group-lower-cased"),
         pytest.param(["--tag", "Team=Web Ops"], "tag_Team_Web_Ops", id="tag-keeps-case"),
@@ -46,9 +54,28 @@ def test_all_with_other_selection_is_usage_error() -> None:
     assert caught.value.code == ExitCode.USAGE
 
 
-def test_pattern_with_pattern_syntax_is_refused() -> None:
-    with pytest.raises(CliError, match="--pattern 'web-1:db-1' is not a VM name glob"):
-        _run_vars("x", "--pattern", "web-1:db-1")
+@pytest.mark.parametrize(
+    ("glob", "expected", "matches", "misses"),
+    [
+        pytest.param("web-*", "web-*", [], [], id="plain-glob-is-ansibles-fnmatch"),
+        # Ansible would read web-[12] as element 12 of group 'web-': character classes become an anchored regex.
+        pytest.param("web-[12]", r"~web\-[12]$", ["web-1", "web-2"], ["web-3", "web-12", "web-1x"], id="class"),
+        pytest.param("ci-[!1]*", r"~ci\-[^1].*$", ["ci-2", "ci-20"], ["ci-1", "ci-10"], id="negated-class"),
+        pytest.param("a.b?[0-9]", r"~a\.b.[0-9]$", ["a.bx7"], ["aXbx7", "a.b7"], id="dot-escaped"),
+    ],
+)
+def test_glob_pattern(glob: str, expected: str, matches: list[str], misses: list[str]) -> None:
+    pattern = glob_pattern(glob)
+    assert pattern == expected
+    if pattern.startswith("~"):  # Ansible matches '~' patterns with re.match
+        assert [name for name in matches + misses if re.match(pattern[1:], name)] == matches
+
+
+@pytest.mark.parametrize("glob", ["web-1:db-1", "web-1,db-1", "!web-1", "&web", "~web.*", ""])
+def test_pattern_with_pattern_syntax_is_refused(glob: str) -> None:
+    with pytest.raises(CliError, match="is not a VM name glob") as caught:
+        glob_pattern(glob)
+    assert caught.value.code == ExitCode.USAGE
 
 
 def test_no_selection_is_usage_error() -> None:
