@@ -8,9 +8,12 @@ documented ``--`` passthrough (``-e fleet_environment=...`` puts /root/bin on PA
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,11 +317,17 @@ def test_azure_inventory_resource_group_and_glob(cli: Cli) -> None:
     assert set(statuses(cli.report(result))) == {"web-1", "web-2"}
 
 
-def test_verbose_prints_the_exact_command_and_passthrough_reaches_ansible(cli: Cli) -> None:
-    result = cli("run", "hostname", "--all", "-v", "--", "--limit", "web-1")
+def test_verbose_prints_the_exact_command(cli: Cli) -> None:
+    result = cli("run", "hostname", "--pool", "ci", "-v", "--", "-e", "fleet_retry_delay=1")
     assert result.returncode == 0, result.stderr + result.stdout
     command = next(line for line in result.stderr.splitlines() if line.startswith("azlin-fleet: running: "))
-    assert "ansible-playbook" in command and "azlin.fleet.run" in command and command.endswith("--limit web-1")
+    assert " azlin.fleet.run -e " in command and command.endswith(" -e fleet_retry_delay=1")
+    assert '"fleet_targets": !unsafe "pool_ci"' in command
+
+
+def test_limit_passthrough_reaches_ansible_playbook(cli: Cli) -> None:
+    result = cli("run", "hostname", "--all", "--", "--limit", "web-1")
+    assert result.returncode == 0, result.stderr + result.stdout
     assert set(statuses(cli.report(result))) == {"web-1"}
 
 
@@ -381,3 +390,31 @@ def test_help_of_each_subcommand(cli: Cli, argv: list[str]) -> None:
     assert result.stdout.startswith("usage: ")
     if argv[0] in ("--help", "run", "workflow", "probe"):
         assert "exit codes:" in result.stdout and "4  the only failures are unreachable hosts" in result.stdout
+
+
+def test_ctrl_c_still_prints_the_report_and_exits_130(cli: Cli) -> None:
+    command = [
+        AZLIN_FLEET,
+        "run",
+        "sleep 8; echo done",
+        "--pool",
+        "web-servers",
+        "-i",
+        str(cli.fleet.state_dir / "hosts.yml"),
+        "--report-dir",
+        str(cli.report_dir),
+    ]
+    # A new session, as a terminal's foreground job: Ctrl-C reaches azlin-fleet and ansible-playbook alike.
+    child = subprocess.Popen(
+        command, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    time.sleep(4)
+    os.killpg(child.pid, signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert "interrupted" in err
+    report = json.loads(
+        Path(out.strip().splitlines()[-1].removeprefix("report: ").split(" (also")[0]).with_suffix(".json").read_text()
+    )
+    assert report["complete"] is False
+    assert set(statuses(report).values()) == {"interrupted"}

@@ -176,3 +176,15 @@ def test_invalid_input_fails_before_any_host_is_touched(fleet, run, extra: dict,
     assert message in proc.stdout + proc.stderr
     assert marked(fleet) == []
     assert {h["host"] for h in report["hosts"]} == {"localhost"}
+
+
+def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
+    fleet.set_load("web-3", cpu=95)
+    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", fleet_gate="cpu<50",
+                       fleet_dry_run=True, fleet_probe_interval=0.3)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert marked(fleet) == []
+    plan = report["plans"][-1]
+    assert plan["dry_run"] is True
+    assert {h["host"]: h["status"] for h in plan["hosts"]}["web-3"] == "gated"
+    assert command_results(report) == {}
