@@ -137,6 +137,18 @@ def test_npm_test_on_a_pool_in_parallel_with_retry(cli: Cli) -> None:
 
 
 @pytest.mark.usefixtures("host_tools")
+def test_retry_failed_n_is_recorded_and_the_divergent_host_is_a_diff(cli: Cli, fleet: Any) -> None:
+    fleet.host_path("web-3", "/root/bin/npm").write_text('#!/bin/sh\necho "npm $*: 11 passing, 1 failing"\nexit 1\n')
+    result = cli("run", "npm test", "--pool", "web-servers", "--retry-failed", "2", *PATH_ON_HOSTS)
+    assert result.returncode == 1, result.stderr + result.stdout
+    report = cli.report(result)
+    assert statuses(report) == {"web-1": "ok", "web-2": "ok", "web-3": "failed"}
+    attempts = {host["host"]: host["attempts"] for host in report["hosts"]}
+    assert attempts["web-3"] == 3  # the first try and 2 retries
+    assert "+npm test: 11 passing, 1 failing" in result.stdout  # diff against the web-[1-2] baseline
+
+
+@pytest.mark.usefixtures("host_tools")
 def test_rolling_deploy_with_health_runs_one_host_at_a_time(cli: Cli, fleet: Any) -> None:
     result = cli("run", "deploy.sh", "--pool", "staging", "--sequence", "--wait-for-health", *PATH_ON_HOSTS)
     assert result.returncode == 0, result.stderr + result.stdout
