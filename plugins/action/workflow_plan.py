@@ -6,7 +6,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import BOOLEANS, boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import lookup_loader
+from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError, FleetValidationError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import SETTING_VARS, parse_parallel, parse_settings
@@ -21,6 +24,8 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
     run_workflow,
 )
 
+display = Display()
+
 ARGUMENT_SPEC = {
     "file": {"type": "path"},
     "workflow": {"type": "dict"},
@@ -30,12 +35,37 @@ ARGUMENT_SPEC = {
     "host_count": {"type": "int", "default": 0},
     "outcome": {"type": "bool"},
     "states_var": {"type": "str", "default": "fleet_step_last"},
+    "publish": {"type": "str"},
+    "dry_run": {"type": "bool", "default": False},
 }
+#: Types of the fleet_* variables of a run that neither the workflow schema nor the routing settings check.
+RUN_VAR_TYPES = {"fleet_targets": str, "fleet_smart_route": bool, "fleet_dry_run": bool}
+#: A host pattern that matches no host, without a warning: the play it names is skipped.
+NO_HOSTS = "!all"
+
+
+def _check_types(values):
+    """Wrong types of run variables, as FleetUsageError-like messages (nothing is converted but booleans)."""
+    problems = []
+    command = values.get("fleet_command")
+    if isinstance(command, (int, float)) and not isinstance(command, bool):
+        values["fleet_command"] = str(command)  # -e '{"fleet_command": 42}' is still the command text 42
+    for name, kind in RUN_VAR_TYPES.items():
+        value = values.get(name)
+        if value is None or (kind is str and isinstance(value, str)) or (kind is dict and isinstance(value, dict)):
+            continue
+        if kind is bool and (isinstance(value, bool) or str(value).lower() in BOOLEANS):
+            values[name] = boolean(value, strict=False)
+            continue
+        what = {str: "a string", dict: "a mapping", bool: "true or false"}[kind]
+        got = "a list" if isinstance(value, list) else "a mapping" if isinstance(value, dict) else repr(value)
+        problems.append(FleetError(f"Invalid {name}", f"expected {what}, got {got}", f"Pass {name} as {what}."))
+    return problems
 
 
 def _check_run(values, host_count):
     """Validate every fleet_* variable of a run at once: routing settings, the command step, dispatch."""
-    problems = []
+    problems = _check_types(values)
     found = {}
     checks = {
         "route": lambda: parse_settings({k: v for k, v in values.items() if k in SETTING_VARS}),
@@ -99,11 +129,26 @@ class ActionModule(ActionBase):
         if not targets:
             raise AnsibleActionFail(f"Workflow {workflow.name!r}: no targets. Set 'targets:' in the workflow or pass "
                                     "fleet_targets.")
-        plan = plan_workflow(workflow, args["hosts"] or ())
+        hosts = list(args["hosts"] or ())
+        if args["publish"] and args["run"] is None:
+            # the play ran on every host in the limit; the workflow's own targets narrow that down
+            selected = set(lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader,
+                                             templar=self._templar).run([targets], variables=task_vars))
+            hosts = [h for h in hosts if h in selected]
+        plan = plan_workflow(workflow, hosts)
         plan["targets"] = targets
-        result.update(changed=False, fleet_workflow_plan=plan, plan_lines=render_plan(plan))
+        lines = render_plan(plan)
+        result.update(changed=False, fleet_workflow_plan=plan, plan_lines=lines)
         if settings is not None:
             result["fleet_run"] = asdict(settings)
+        if args["publish"]:
+            run = dict(args["run"] or {})
+            published = _published(plan, result.get("fleet_run"), run, hosts, args["dry_run"])
+            if run:
+                lines = _run_lines(run, targets, hosts, published)
+            result["plan_lines"] = lines
+            result["ansible_facts"] = {args["publish"]: published}
+            display.display("\n".join(lines))
         return result
 
     def _outcome(self, result, args, task_vars):
@@ -117,3 +162,39 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = reason
         return result
+
+
+def _published(plan, dispatch, run, hosts, dry_run):
+    """What the later plays of azlin.fleet.run / azlin.fleet.workflow read from hostvars['localhost']."""
+    dry_run = dry_run or boolean(run.get("fleet_dry_run") or False, strict=False)
+    routing = bool(run) and (
+        boolean(run.get("fleet_smart_route") or False, strict=False)
+        or any(run.get(name) not in (None, "") for name in ("fleet_gate", "fleet_count", "fleet_route_by"))
+    )
+    batched = bool(dispatch) and dispatch["serial"] != 0
+    if dry_run or not hosts:
+        pattern = NO_HOSTS
+    elif routing:
+        pattern = "fleet_routed"
+    else:
+        pattern = plan["targets"]
+    return {
+        "plan": plan, "run": dispatch, "hosts": hosts, "targets": plan["targets"], "dry_run": dry_run,
+        # the probe runs for routing and in every dry run of a command (read-only), so the plan shows the order
+        "probe_pattern": plan["targets"] if (routing or dry_run) and run and hosts else NO_HOSTS,
+        "routing": routing, "run_pattern": pattern, "judge_pattern": pattern if batched else NO_HOSTS,
+        "batched": batched,
+    }
+
+
+def _run_lines(run, targets, hosts, published):
+    lines = [
+        f"command: {run.get('fleet_command')}",
+        f"targets: {targets} ({len(hosts)} host(s))",
+        f"dispatch: {published['run']}",
+        "routing: " + ("probe, gate and order least loaded first" if published["routing"]
+                       else "inventory order, no probe" + (" (dry run: probed read-only for the plan)"
+                                                          if published["dry_run"] else "")),
+        f"hosts: {', '.join(hosts)}",
+    ]
+    return lines

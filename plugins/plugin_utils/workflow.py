@@ -899,6 +899,10 @@ HEALTH_VARS = {
     "fleet_health_status": "status", "fleet_health_interval": "interval", "fleet_health_timeout": "timeout",
     "fleet_health_successes": "successes",
 }
+#: Schema type of each run-step key that text input may spell (survey and ``-e key=value`` input arrives as
+#: text). Keys not listed here (command, chdir, url, ...) are strings and are never converted.
+RUN_TYPES = {"timeout": "int", "retries": "int", "become": "bool"}
+HEALTH_TYPES = {"port": "int", "status": "int", "successes": "int", "interval": "number", "timeout": "number"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -920,8 +924,12 @@ def run_workflow(values: Mapping[str, Any]) -> Workflow:
     step: dict[str, Any] = {"name": RUN_STEP}
     for var, key in RUN_VARS.items():
         if not _unset(values.get(var)):
-            step[key] = _coerce(values[var])
-    health = {key: _coerce(values[var]) for var, key in HEALTH_VARS.items() if not _unset(values.get(var))}
+            step[key] = _coerce(values[var], RUN_TYPES.get(key, "str"))
+    health = {
+        key: _coerce(values[var], HEALTH_TYPES.get(key, "str"))
+        for var, key in HEALTH_VARS.items()
+        if not _unset(values.get(var))
+    }
     if health:
         step["health"] = health
     if "command" not in step:
@@ -940,18 +948,23 @@ def run_workflow(values: Mapping[str, Any]) -> Workflow:
         raise FleetValidationError("Invalid fleet_* variables", problems) from None
 
 
-def _coerce(value: Any) -> Any:
-    """Survey and -e key=value input arrives as text; numbers and booleans written as text become values."""
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+", text):
-            return int(text)
-        if re.fullmatch(r"\d*\.\d+", text):
-            return float(text)
-        if text.lower() in ("true", "yes"):
-            return True
-        if text.lower() in ("false", "no"):
-            return False
+def _coerce(value: Any, kind: str) -> Any:
+    """Text that spells a value of the field's schema ``kind`` (int, number, bool) becomes that value.
+
+    Survey and ``-e key=value`` input arrives as text. Only fields whose schema type is a number or a boolean
+    are converted: a string field (``kind`` "str", e.g. the command ``true`` or ``42``) stays the string it is.
+    """
+    if not isinstance(value, str) or kind == "str":
+        return value
+    text = value.strip()
+    if kind in ("int", "number") and re.fullmatch(r"\d+", text):
+        return int(text)
+    if kind == "number" and re.fullmatch(r"\d*\.\d+", text):
+        return float(text)
+    if kind == "bool" and text.lower() in ("true", "yes"):
+        return True
+    if kind == "bool" and text.lower() in ("false", "no"):
+        return False
     return value
 
 
@@ -963,7 +976,7 @@ def run_settings(values: Mapping[str, Any], host_count: int, parse_parallel: Cal
     budget = values.get("fleet_max_failures")
     seq: int | None = None
     if not _unset(sequence) and sequence is not False:
-        seq = 1 if sequence is True else _coerce(sequence)
+        seq = 1 if sequence is True else _coerce(sequence, "int")
         if not _is_int(seq) or seq < 1:
             problems.append(FleetUsageError(f"Invalid fleet_sequence {sequence!r}", "expected a number of hosts >= 1",
                                             "Use fleet_sequence: 1 for one host at a time."))

@@ -702,3 +702,20 @@ def test_run_workflow_builds_one_step_from_fleet_vars_and_names_bad_vars() -> No
     assert run_settings({"fleet_parallel": 3, "fleet_max_failures": "10%"}, 10, parse_parallel).serial == 3
     with pytest.raises(FleetValidationError, match="fleet_sequence.*max_failures"):
         run_settings({"fleet_sequence": 0, "fleet_max_failures": "x"}, 10, parse_parallel)
+
+
+@pytest.mark.parametrize("text", ["true", "yes", "no", "False", "42", "1.5"])
+def test_run_workflow_keeps_string_fields_strings(text: str) -> None:
+    """`azlin-fleet run true` / `-e fleet_command=true`: a command (or health command, url, chdir) spelled like a
+    boolean or a number is still the command text; only int/number/bool fields convert text."""
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import run_workflow
+
+    step = run_workflow({"fleet_command": text, "fleet_health_cmd": text, "fleet_chdir": text}).step("run")
+    assert (step.command, step.health.command, step.chdir) == (text, text, text)
+    typed = run_workflow({"fleet_command": "x", "fleet_become": "yes", "fleet_retries": "3", "fleet_timeout": "9",
+                          "fleet_health_port": "8080", "fleet_health_interval": "0.5",
+                          "fleet_health_successes": "2"}).step("run")
+    assert (typed.become, typed.retries, typed.timeout) == (True, 3, 9)
+    assert (typed.health.port, typed.health.interval, typed.health.successes) == (8080, 0.5, 2)
+    with pytest.raises(FleetValidationError, match="fleet_retries"):
+        run_workflow({"fleet_command": "x", "fleet_retries": "yes"})
