@@ -43,7 +43,12 @@ make_venv() {
   log "creating $dir"
   rm -rf "$dir"
   "$PY312" -m venv "$dir"
-  "$dir/bin/pip" install -q --disable-pip-version-check "$@"
+  # This machine's pip config lists local mirror folders that may not exist; their warnings are noise.
+  if ! "$dir/bin/pip" install -q --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; } >&2
+  then
+    echo "bootstrap: pip install into $dir failed" >&2
+    exit 1
+  fi
   echo "$stamp" > "$dir/.stamp"
 }
 

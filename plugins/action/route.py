@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # The documentation lives in plugins/modules/route.py, where ansible-doc looks for it.
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
@@ -26,7 +27,7 @@ class ActionModule(ActionBase):
     BYPASS_HOST_LOOP = True
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(SETTING_ARGS + ("probe_var", "wait_var"))
+    _VALID_ARGS = frozenset(SETTING_ARGS + ("probe_var", "wait_var", "keep_order"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -50,7 +51,8 @@ class ActionModule(ActionBase):
                 probes.append(probe_from_result(host, waited_result))
             else:
                 probes.append(probe_from_result(host, hostvars[host].get(probe_var)))
-        plan = build_plan(settings, probes, waited=settings.gate_timeout if waited else None)
+        keep_order = boolean(args.get("keep_order") or False, strict=False)
+        plan = build_plan(settings, probes, waited=settings.gate_timeout if waited else None, keep_order=keep_order)
         waiting = [] if waited else next_wait(plan, settings)
         result.update(
             changed=False,

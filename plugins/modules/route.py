@@ -58,6 +58,13 @@ options:
     description: Name of the registered result of the wait task; when a host has one, it replaces O(probe_var).
     type: str
     default: fleet_probe_wait
+  keep_order:
+    description:
+      - Keep the play's host order (the inventory order) instead of ordering least loaded first; the plan's
+        C(route_by) is then V(inventory). M(azlin.fleet.workflow_plan) plans use it for a dry run without routing,
+        which shows the order the run would use.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

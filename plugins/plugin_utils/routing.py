@@ -196,11 +196,15 @@ def build_plan(
     *,
     waited: float | None = None,
     idle: IdleThresholds = IDLE,
+    keep_order: bool = False,
 ) -> dict[str, Any]:
     """Gate, score, order and select the probed hosts; return the plan dict.
 
-    ``waited`` is set when wait mode gave up, so the reasons of the hosts still gated say so.
+    ``waited`` is set when wait mode gave up, so the reasons of the hosts still gated say so. ``keep_order``
+    keeps the probes' order (the inventory order a run without routing uses) instead of least loaded first; the
+    plan's ``route_by`` is then ``inventory``.
     """
+    probes = list(probes)
     entries: dict[str, dict[str, Any]] = {}
     scores: dict[str, float] = {}
     for probe in probes:
@@ -225,7 +229,8 @@ def build_plan(
                 entry["reasons"].append(f"still gated after waiting {waited:g}s")
             continue
         scores[probe.host] = entry["score"]
-    for rank, host in enumerate(order_hosts(scores), start=1):
+    ordered = [p.host for p in probes if p.host in scores] if keep_order else order_hosts(scores)
+    for rank, host in enumerate(ordered, start=1):
         entry = entries[host]
         if settings.count is not None and rank > settings.count:
             entry["status"] = "not_selected"
@@ -238,16 +243,17 @@ def build_plan(
         "version": PLAN_VERSION,
         "gate": settings.gate,
         "gate_mode": settings.gate_mode,
-        "route_by": settings.route_by,
+        "route_by": "inventory" if keep_order else settings.route_by,
         "count": settings.count,
         "dry_run": settings.dry_run,
         "hosts": hosts,
     }
 
 
-def _plan_key(entry: Mapping[str, Any]) -> tuple[int, float, str]:
+def _plan_key(entry: Mapping[str, Any]) -> tuple[int, float, float, str]:
+    order = entry["order"] if entry["order"] is not None else float("inf")
     score = entry["score"] if entry["score"] is not None else float("inf")
-    return STATUS_RANK[entry["status"]], score, entry["host"]
+    return STATUS_RANK[entry["status"]], order, score, entry["host"]
 
 
 def selected_hosts(plan: Mapping[str, Any]) -> list[str]:

@@ -26,7 +26,7 @@ def run(fleet, run_playbook, tmp_path):
             fleet.host_path(host, path).unlink(missing_ok=True)
     counter = iter(range(100))
 
-    def go(env_extra=None, **extra):
+    def go(env_extra=None, args=(), **extra):
         report_dir = tmp_path / f"report-{next(counter)}"
         env = {
             "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
@@ -35,7 +35,7 @@ def run(fleet, run_playbook, tmp_path):
             "AZLIN_FLEET_REPORT_FORMATS": "json",
             **(env_extra or {}),
         }
-        proc = run_playbook(PLAYBOOK, extra_vars={"fleet_retry_delay": 0.5, **extra}, env=env)
+        proc = run_playbook(PLAYBOOK, *args, extra_vars={"fleet_retry_delay": 0.5, **extra}, env=env)
         path = report_dir / "report.json"
         return proc, (json.loads(path.read_text()) if path.exists() else None)
 
@@ -175,7 +175,9 @@ def test_invalid_input_fails_before_any_host_is_touched(fleet, run, extra: dict,
     assert proc.returncode == 2
     assert message in proc.stdout + proc.stderr
     assert marked(fleet) == []
-    assert {h["host"] for h in report["hosts"]} == {"localhost"}
+    # refused by the one validation task (run once, on the controller): no command result on any host
+    assert command_results(report) == {}
+    assert [t for t in report["tasks"] if any(r.get("step") for r in t["results"])] == []
 
 
 def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
@@ -188,3 +190,53 @@ def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
     assert plan["dry_run"] is True
     assert {h["host"]: h["status"] for h in plan["hosts"]}["web-3"] == "gated"
     assert command_results(report) == {}
+
+
+@pytest.mark.parametrize("command", ["true", "42"])
+def test_command_spelled_like_a_boolean_or_number_is_run_as_text(fleet, run, command: str) -> None:
+    proc, report = run(fleet_command=f"{command}", fleet_targets="web-1")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    if command == "true":
+        assert command_results(report)["web-1"]["status"] == "ok"
+    else:  # 42 is not a command on the host: it ran (and failed) as the text the user gave
+        assert command_results(report)["web-1"]["status"] == "failed"
+
+
+def test_limit_narrows_the_targets_without_a_controller_play(fleet, run) -> None:
+    # --limit leaves localhost out of the play hosts; the controller work must not depend on it
+    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", args=("--limit", "web-2"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert marked(fleet) == ["web-2"]
+    assert set(command_results(report)) == {"web-2"}
+    assert "hosts: web-2" in proc.stdout
+
+
+def test_limit_with_sequence_and_routing(fleet, run) -> None:
+    fleet.set_load("stage-2", cpu=90)
+    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="all", fleet_sequence=1,
+                       fleet_gate="cpu<50", fleet_probe_interval=0.3, args=("--limit", "stage-1:stage-2:stage-3"))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert marked(fleet) == ["stage-1", "stage-3"]
+    assert {h["host"]: h["status"] for h in report["plans"][-1]["hosts"]} == {
+        "stage-1": "selected", "stage-2": "gated", "stage-3": "selected"}
+
+
+@pytest.mark.parametrize("smart_route", [False, True], ids=["inventory-order", "smart-route"])
+def test_dry_run_without_a_gate_shows_hosts_order_and_metrics(fleet, run, smart_route: bool) -> None:
+    fleet.set_load("web-1", cpu=70, mem=10)
+    fleet.set_load("web-2", cpu=40, mem=10)
+    fleet.set_load("web-3", cpu=10, mem=10)
+    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", fleet_dry_run=True,
+                       fleet_smart_route=smart_route, fleet_probe_interval=0.3)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert marked(fleet) == []
+    assert command_results(report) == {}
+    plan = report["plans"][-1]
+    assert plan["dry_run"] is True and plan["gate"] is None
+    entries = sorted(plan["hosts"], key=lambda e: e["order"])
+    # the order the run would use: least loaded first when routing, else the inventory order
+    order = ["web-3", "web-2", "web-1"] if smart_route else ["web-1", "web-2", "web-3"]
+    assert [(e["host"], e["status"]) for e in entries] == [(h, "selected") for h in order]
+    assert plan["route_by"] == ("score" if smart_route else "inventory")
+    assert all(e["metrics"] and {"cpu", "mem", "load1"} <= set(e["metrics"]) for e in entries)
+    assert abs(entries[order.index("web-1")]["metrics"]["cpu"] - 70) <= 1.5

@@ -163,6 +163,16 @@ def test_plan_orders_least_loaded_first() -> None:
     assert plan["version"] == 1 and plan["gate"] is None and plan["route_by"] == "score"
 
 
+def test_plan_keep_order_uses_the_probe_order_and_still_gates() -> None:
+    """A dry run without routing shows the inventory order the run uses, with metrics and verdicts."""
+    settings = parse_settings({"fleet_gate": "cpu<60"})
+    plan = build_plan(settings, probes(c=50, a=10, d=70, b=30), keep_order=True)
+    assert selected_hosts(plan) == ["c", "a", "b"]
+    assert [(e["host"], e["order"]) for e in plan["hosts"]] == [("c", 1), ("a", 2), ("b", 3), ("d", None)]
+    assert plan["route_by"] == "inventory"
+    assert statuses(plan)["d"][0] == "gated"
+
+
 def test_plan_count_selects_after_gating() -> None:
     settings = parse_settings({"fleet_gate": "cpu<60", "fleet_count": 2})
     plan = build_plan(settings, probes(a=50, b=10, c=30, d=70, e=5))
