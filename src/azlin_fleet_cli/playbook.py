@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
+
 from azlin_fleet_cli.collection import collections_path_for_child
 from azlin_fleet_cli.outcome import CliError, ExitCode
 from azlin_fleet_cli.progress import watch_events
@@ -104,8 +106,20 @@ def format_extra_vars(extra_vars: Mapping[str, Any]) -> str:
     items = []
     for key, value in extra_vars.items():
         text = json.dumps(value, ensure_ascii=False)
-        items.append(f"{json.dumps(key)}: {'!unsafe ' if isinstance(value, str) else ''}{text}")
+        items.append(f"{json.dumps(key)}: {'!unsafe ' if _needs_unsafe(value) else ''}{text}")
     return "{" + ", ".join(items) + "}"
+
+
+def _needs_unsafe(value: Any) -> bool:
+    """Whether a value gets the ``!unsafe`` tag: every string, except one YAML would read as another type.
+
+    Ansible resolves an ``!unsafe`` scalar as if it were plain, so ``!unsafe "true"`` loads as a boolean and
+    ``!unsafe "42"`` as a number. Such strings (``true``, ``yes``, ``42``, ``1.5``, ``null``) hold no template
+    markers, so a plain quoted string keeps them the text the user gave.
+    """
+    if not isinstance(value, str):
+        return False
+    return yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
 def build_command(run: PlaybookRun) -> list[str]:
