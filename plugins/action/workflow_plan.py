@@ -188,13 +188,16 @@ def _published(plan, dispatch, run, hosts, dry_run):
 
 
 def _run_lines(run, targets, hosts, published):
-    lines = [
+    if published["routing"]:
+        routing = "probe, gate and order least loaded first"
+    elif published["dry_run"]:
+        routing = "inventory order, no probe (dry run: probed read-only for the plan)"
+    else:
+        routing = "inventory order, no probe"
+    return [
         f"command: {run.get('fleet_command')}",
         f"targets: {targets} ({len(hosts)} host(s))",
         f"dispatch: {published['run']}",
-        "routing: " + ("probe, gate and order least loaded first" if published["routing"]
-                       else "inventory order, no probe" + (" (dry run: probed read-only for the plan)"
-                                                          if published["dry_run"] else "")),
+        f"routing: {routing}",
         f"hosts: {', '.join(hosts)}",
     ]
-    return lines

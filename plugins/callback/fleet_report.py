@@ -18,6 +18,10 @@ description:
     action) gated, could not measure or did not select are listed with their reasons. Results carrying
     C(fleet_status), C(fleet_reason), C(fleet_step) and C(fleet_attempts) override or enrich what is shown.
   - Secrets are masked before anything is stored; results of C(no_log) tasks keep only their status.
+  - Results of include tasks (C(include_tasks), C(include_role)) and of tasks whose vars set
+    C(fleet_report_quiet=true) (internal playbook tasks, set as a task or block var) are not report rows. A routing
+    plan such a result carries is still taken in, and a failure of such a task is listed under C(errors) in the JSON
+    report and printed in the summary, so nothing is lost silently.
   - If the run is interrupted (SIGINT or SIGTERM), the report is still written and hosts still running are marked
     C(interrupted).
   - An aggregate callback, so it works next to any stdout callback (including AWX's). Enable it with
@@ -62,8 +66,14 @@ options:
         key: formats
   events_file:
     description:
-      - When set, one JSON line per host result (C(host), C(task), C(status), C(ts), and C(step) for workflow steps) is
-        appended to this file as results arrive, for live progress. Outputs are never written there.
+      - When set, JSON lines are appended to this file (mode 0600) as the run goes, for live progress; the
+        azlin-fleet CLI reads it. Each line is one object with an C(event) key. Outputs and reasons are never
+        written there. The format is described in C(docs/events.md).
+      - "C(plan) lines give the hosts expected to run. When a play starts: C(source=play), C(play) (its name) and
+        C(hosts), the play's whole host list (every serial batch, after C(--limit)). When a routing plan arrives or
+        changes: C(source=route) and C(hosts), its selected hosts in dispatch order. The last plan line wins."
+      - "C(result) lines, one per host result that becomes a report row: C(host), C(task), C(status), C(ts) (ISO 8601
+        UTC) and C(step) for workflow steps. Results of quiet tasks and includes are not written."
     type: path
     env:
       - name: AZLIN_FLEET_EVENTS_FILE
@@ -115,6 +125,7 @@ from datetime import UTC, datetime
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
+from ansible.playbook.task_include import TaskInclude
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
@@ -124,8 +135,11 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     TaskInfo,
     build_masker,
     build_report,
-    classify_result,
+    default_report_name,
     format_event,
+    format_play_plan_event,
+    format_route_plan_event,
+    is_quiet_task,
     render_text,
     write_report,
 )
@@ -145,6 +159,7 @@ class CallbackModule(CallbackBase):
         # Bookkeeping that is not report data: where and when, the events stream, signal chaining.
         self._started = datetime.now(UTC)
         self._play = ""
+        self._announced_plays: set[str] = set()  # serial batches each start the play again; announce it once
         self._events = None  # the open events file; False once opening it failed
         self._written = False
         self._pid = os.getpid()
@@ -176,6 +191,11 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play) -> None:
         self._play = play.get_name()
+        if self.get_option("events_file") and play._uuid not in self._announced_plays:
+            self._announced_plays.add(play._uuid)
+            # The play's whole host list (all serial batches, after --limit), as the play itself sees it.
+            hosts = play.get_variable_manager().get_vars(play=play, include_hostvars=False)["ansible_play_hosts_all"]
+            self._emit(format_play_plan_event(self._play, hosts))
 
     def v2_playbook_on_task_start(self, task, is_conditional) -> None:
         self._add_task(task)
@@ -184,7 +204,12 @@ class CallbackModule(CallbackBase):
         self._add_task(task, "handler")
 
     def _add_task(self, task, kind: str = "task") -> None:
-        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", kind))
+        if task._uuid in self._collector.tasks:
+            return
+        # Task vars (its own and its blocks'), read the same way on 2.19 to 2.21; results carry a copy of the task
+        # with its parent blocks, so a task first seen in a result is judged the same.
+        quiet = is_quiet_task(task.get_vars(), is_include=isinstance(task, TaskInclude))
+        self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", kind, quiet))
 
     def v2_runner_on_start(self, host, task) -> None:
         self._collector.start(host.get_name(), task._uuid, time.monotonic())
@@ -202,20 +227,25 @@ class CallbackModule(CallbackBase):
         self._record("skipped", result)
 
     def v2_playbook_on_fleet_plan(self, plan) -> None:
-        self._collector.add_plan(plan)
+        if self._collector.add_plan(plan):
+            self._emit(format_route_plan_event(plan))
 
     def _record(self, event: str, result, ignored: bool = False) -> None:
-        data = result.result
-        no_log = bool(result.task.no_log) or bool(data.get("_ansible_no_log")) or "censored" in data
         task = result.task
         self._add_task(task)
-        if not no_log and isinstance(data.get("fleet_plan"), dict):
-            self._collector.add_plan(data["fleet_plan"])
-        outcome = classify_result(event, data, no_log=no_log)
-        record = self._collector.add_result(
-            result.host.get_name(), task._uuid, outcome, ignored=ignored, no_log=no_log, now=time.monotonic()
+        record, plan = self._collector.take_result(
+            result.host.get_name(),
+            task._uuid,
+            event,
+            result.result,
+            task_no_log=bool(task.no_log),
+            ignored=ignored,
+            now=time.monotonic(),
         )
-        self._emit(record, self._collector.tasks[task._uuid].name)
+        if plan is not None:
+            self._emit(format_route_plan_event(plan))
+        if record is not None:
+            self._emit(format_event(record, self._collector.tasks[task._uuid].name, datetime.now(UTC).isoformat()))
 
     # --- the end of the run: build once, write, print ---
 
@@ -226,13 +256,12 @@ class CallbackModule(CallbackBase):
         if self._written:
             return
         self._written = True
-        finished = datetime.now(UTC)
-        name = self.get_option("report_name") or f"fleet-report-{self._started:%Y%m%dT%H%M%SZ}"
+        name = self.get_option("report_name") or default_report_name(self._started)
         report = build_report(
             self._collector,
             name=name,
             started=self._started.isoformat(timespec="seconds"),
-            finished=finished.isoformat(timespec="seconds"),
+            finished=datetime.now(UTC).isoformat(timespec="seconds"),
             complete=complete,
             diff_context=self.get_option("diff_context"),
         )
@@ -252,7 +281,7 @@ class CallbackModule(CallbackBase):
 
     # --- live events file ---
 
-    def _emit(self, record, task_name: str) -> None:
+    def _emit(self, line: str) -> None:
         path = self.get_option("events_file")
         if not path or self._events is False:
             return
@@ -260,7 +289,7 @@ class CallbackModule(CallbackBase):
             if self._events is None:
                 fd = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 self._events = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
-            self._events.write(format_event(record, task_name, datetime.now(UTC).isoformat()) + "\n")
+            self._events.write(line + "\n")
         except OSError as ex:
             self._display.error_as_warning(f"Unable to write the fleet events file {path!r}; no live progress.", ex)
             self._close_events()
@@ -284,8 +313,9 @@ class CallbackModule(CallbackBase):
         # Forked workers inherit this handler until they install their own; only the controller writes.
         if os.getpid() == self._pid and not self._written:
             name = signal.Signals(signum).name
+            now = datetime.now(UTC).isoformat()
             for record in self._collector.mark_interrupted(name):
-                self._emit(record, self._collector.tasks[record.task_id].name)
+                self._emit(format_event(record, self._collector.tasks[record.task_id].name, now))
             self._display.warning(f"Run interrupted by {name}: writing the fleet report with unfinished hosts marked.")
             self._finish(complete=False)
         previous = self._previous_handlers.get(signum)

@@ -12,7 +12,7 @@ options:
       - Extra regular expressions (Python syntax) whose matches are replaced by C(********) in every output, reason
         and task name before anything is stored, written or printed.
       - If a pattern has a group named C(secret), only that group is masked; for example the pattern
-        V(sig=\(?P<secret>\\w+\)) masks the value and keeps C(sig=) visible.
+        V(sig=(?P<secret>\\w+\)) masks the value and keeps C(sig=) visible.
       - "The defaults are always applied as well: the value after a key containing C(password), C(passwd),
         C(token), C(secret), C(api_key), C(apikey) or C(api-key) followed by C(=) or C(:) (so C(DB_PASSWORD=x) and
         C(aws_secret_access_key: x) too), C(Authorization: Bearer) tokens, and the body of C(PRIVATE KEY) blocks."

@@ -41,11 +41,14 @@ attributes:
     support: full
     description: The module only reads files, so check mode runs it unchanged.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: linux
 author:
-  - azlin.fleet developers
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""

@@ -49,13 +49,18 @@ options:
     default: 1
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The probe is read-only, so it also runs in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
-author: azlin.fleet developers
+author:
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""

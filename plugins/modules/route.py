@@ -67,11 +67,13 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   bypass_host_loop:
+    description: Forces a global task that does not execute per host; it bypasses per host templating and serial.
     support: full
 author:
-  - azlin.fleet developers
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""

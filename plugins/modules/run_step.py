@@ -21,7 +21,7 @@ description:
   - Used by the M(azlin.fleet.run) and M(azlin.fleet.workflow) playbooks.
 options:
   workflow:
-    description: The canonical workflow (RV(azlin.fleet.workflow_plan#action:fleet_workflow_plan.workflow)).
+    description: The canonical workflow (RV(azlin.fleet.workflow_plan#module:fleet_workflow_plan.workflow)).
     type: dict
     required: true
   step:
@@ -53,10 +53,14 @@ options:
     default: fleet_step_last
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
-author: azlin.fleet developers
+author:
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""

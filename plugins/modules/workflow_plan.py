@@ -9,8 +9,8 @@ short_description: Validate a workflow and build its execution plan, or judge a 
 version_added: 0.1.0
 description:
   - Reads a workflow (O(file) or inline O(workflow)), validates it against the collection's one workflow schema and
-    returns the execution plan. Nothing connects to any host; run it in a play on C(localhost) before the plays that
-    touch hosts, so a malformed workflow fails first.
+    returns the execution plan. Nothing connects to any host; run it once (C(run_once), C(delegate_to=localhost))
+    before the tasks that touch hosts, so a malformed workflow fails first.
   - Every problem is reported at once, each with its location (file, line and path) - unknown keys, wrong types,
     duplicate step names, unknown dependencies, dependency cycles (as a path such as C(a -> b -> a)), bad gate
     expressions in C(when), misused C(on_failure) steps, missing scripts.
@@ -49,12 +49,29 @@ options:
     description: Name of the registered variable holding each host's last step result.
     type: str
     default: fleet_step_last
+  publish:
+    description:
+      - Also return the plan as the fact of this name (with C(delegate_facts=true) and C(delegate_to=localhost) it
+        becomes C(hostvars['localhost']['ansible_facts'][NAME]), which later plays read even under C(--limit)), and
+        print the plan lines.
+      - The fact holds C(plan), C(run) (RV(fleet_run)), C(hosts) (O(hosts) that the targets select), C(targets),
+        C(dry_run), C(routing), C(batched) and the host patterns of the plays that follow - C(probe_pattern),
+        C(run_pattern), C(judge_pattern) (V(!all) when that play has nothing to do).
+    type: str
+  dry_run:
+    description: The plan is for a dry run (no host runs). With O(run), C(fleet_dry_run) also says so.
+    type: bool
+    default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
     platforms: posix
-author: azlin.fleet developers
+author:
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""
@@ -62,6 +79,15 @@ EXAMPLES = r"""
   azlin.fleet.workflow_plan:
     file: deploy.yaml
   register: fleet_workflow
+
+- name: Validate once for the whole play, keep the plan as a fact of localhost
+  azlin.fleet.workflow_plan:
+    file: deploy.yaml
+    hosts: "{{ ansible_play_hosts_all }}"
+    publish: fleet_workflow_run
+  run_once: true
+  delegate_to: localhost
+  delegate_facts: true
 
 - name: Fail this host if any of its steps failed (runs on the controller)
   azlin.fleet.workflow_plan:
@@ -95,6 +121,10 @@ plan_lines:
   returned: when planning
   type: list
   elements: str
+ansible_facts:
+  description: The plan under the name O(publish).
+  returned: when O(publish) is given
+  type: dict
 fleet_status:
   description: V(ok), or the worst status among this host's failed steps.
   returned: when judging an outcome

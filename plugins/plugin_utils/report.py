@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,15 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     NormalizeOptions,
     Outcome,
     ReportCollector,
+    RunError,
     TaskInfo,
     classify_result,
+    is_quiet_task,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_events import (
     format_event,
+    format_play_plan_event,
+    format_route_plan_event,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_fold import is_folding_available
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_group import (
@@ -46,15 +53,20 @@ __all__ = [
     "NormalizeOptions",
     "Outcome",
     "ReportCollector",
+    "RunError",
     "TaskInfo",
     "assemble_report",
     "build_masker",
     "build_report",
     "build_task_entry",
     "classify_result",
+    "default_report_name",
     "count_statuses",
     "format_event",
+    "format_play_plan_event",
+    "format_route_plan_event",
     "hosts_by_status",
+    "is_quiet_task",
     "load_report",
     "plan_task_entry",
     "render_report",
@@ -67,6 +79,11 @@ __all__ = [
 REPORT_FORMAT = "azlin.fleet.report"
 REPORT_VERSION = 1
 FILE_FORMATS = ("json", "md", "html")
+
+
+def default_report_name(started: datetime) -> str:
+    """The report name when none is configured: ``fleet-report-<UTC start time>``."""
+    return f"fleet-report-{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def build_report(
@@ -103,6 +120,7 @@ def build_report(
         finished=finished,
         complete=complete and collector.interrupted is None,
         interrupted=collector.interrupted,
+        errors=[asdict(error) for error in collector.errors],
     )
 
 
@@ -154,6 +172,7 @@ def assemble_report(
     interrupted: str | None = None,
     sources: list[Any] | None = None,
     warnings: list[str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Put the top level of a report together in its fixed key order, with host summary and counts."""
     hosts = summarize_hosts(tasks)
@@ -175,6 +194,7 @@ def assemble_report(
         "outputs": {key: outputs[key] for key in sorted(used)},
         "sources": sources or [],
         "warnings": warnings or [],
+        "errors": errors or [],
     }
 
 

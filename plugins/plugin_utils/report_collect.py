@@ -45,6 +45,9 @@ STATUS_RANK: tuple[str, ...] = (
     "skipped",
 )
 RESULT_STATUSES = frozenset(STATUS_RANK)
+SUCCESS_STATUSES = frozenset({"ok", "changed", "skipped", "selected"})
+# The task var internal playbook tasks carry: their results are not report rows, only their failures are kept.
+QUIET_VAR = "fleet_report_quiet"
 TRUNCATION_MARKER = "\n[... {omitted} characters truncated by azlin.fleet.fleet_report ...]\n"
 
 
@@ -77,6 +80,33 @@ class TaskInfo:
     play: str = ""
     path: str = ""
     kind: str = "task"
+    quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    """A failure of a quiet task (internal playbook task or include): not a report row, but never lost."""
+
+    host: str
+    task: str
+    play: str
+    path: str
+    status: str
+    reason: str | None = None
+    ignored: bool = False
+
+
+def is_quiet_task(task_vars: Mapping[str, Any], is_include: bool = False) -> bool:
+    """Tell whether a task's results stay out of the report rows: includes, and tasks whose vars set QUIET_VAR.
+
+    Only a literal true value counts (a boolean, or a string such as ``true``/``yes``); templates are not evaluated.
+    """
+    if is_include:
+        return True
+    value = task_vars.get(QUIET_VAR, False)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return value is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +165,8 @@ def classify_result(event: str, result: Mapping[str, Any], no_log: bool = False)
     if "stdout" in result or "stderr" in result:
         stdout, stderr = _text(result.get("stdout")), _text(result.get("stderr"))
         reason = reason or (msg if status not in ("ok", "changed") and msg else None)
+        if not reason and status == "failed" and result.get("failed_when_result") is True:
+            reason = "failed_when condition is true"  # ansible-core before 2.21 leaves msg empty here
     elif isinstance(result.get("results"), list):
         stdout, stderr = _loop_output(result["results"]), ""
     elif status in ("ok", "changed"):
@@ -212,6 +244,7 @@ class ReportCollector:
     outputs: dict[str, OutputEntry] = field(default_factory=dict)
     plans: list[dict[str, Any]] = field(default_factory=list)
     playbooks: list[str] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
     interrupted: str | None = None
     # Raw-content digest -> output key: identical raw outputs skip masking and normalizing entirely.
     _raw_index: dict[bytes, str] = field(default_factory=dict)
@@ -224,7 +257,14 @@ class ReportCollector:
 
     def add_task(self, task: TaskInfo) -> None:
         """Register a task (first registration wins, so the report keeps the run's task order)."""
-        self.tasks.setdefault(task.id, TaskInfo(task.id, self.masker.mask(task.name), task.play, task.path, task.kind))
+        if task.id not in self.tasks:
+            self.tasks[task.id] = TaskInfo(
+                task.id, self.masker.mask(task.name), task.play, task.path, task.kind, task.quiet
+            )
+
+    def is_quiet(self, task_id: str) -> bool:
+        """Tell whether a registered task is quiet (its results are not rows)."""
+        return task_id in self.tasks and self.tasks[task_id].quiet
 
     def start(self, host: str, task_id: str, now: float) -> None:
         """Note that a host started a task, at monotonic time ``now``."""
@@ -239,9 +279,15 @@ class ReportCollector:
         ignored: bool = False,
         no_log: bool = False,
         now: float | None = None,
-    ) -> HostResult:
-        """Record one host result; output is masked, normalized and stored once per distinct content."""
+    ) -> HostResult | None:
+        """Record one host result; output is masked, normalized and stored once per distinct content.
+
+        A result of a quiet task is no row (None is returned); if it is a failure it becomes a RunError.
+        """
         started = self._running.pop((host, task_id), None)
+        if self.is_quiet(task_id):
+            self._add_error(host, task_id, outcome, ignored, no_log)
+            return None
         duration = outcome.duration
         if duration is None and started is not None and now is not None:
             duration = round(now - started, 3)
@@ -262,6 +308,36 @@ class ReportCollector:
         )
         self.results.append(record)
         return record
+
+    def take_result(
+        self,
+        host: str,
+        task_id: str,
+        event: str,
+        result: Mapping[str, Any],
+        *,
+        task_no_log: bool = False,
+        ignored: bool = False,
+        now: float | None = None,
+    ) -> tuple[HostResult | None, Mapping[str, Any] | None]:
+        """Record a raw runner result (event ok, failed, unreachable or skipped) of a registered task.
+
+        A ``fleet_plan`` in the result is taken in even from a quiet task. Returns the row (None for a quiet task)
+        and the plan when it was new or changed (None otherwise).
+        """
+        no_log = task_no_log or bool(result.get("_ansible_no_log")) or "censored" in result
+        plan = result.get("fleet_plan") if not no_log else None
+        new_plan = plan if isinstance(plan, Mapping) and self.add_plan(plan) else None
+        outcome = classify_result(event, result, no_log=no_log)
+        record = self.add_result(host, task_id, outcome, ignored=ignored, no_log=no_log, now=now)
+        return record, new_plan
+
+    def _add_error(self, host: str, task_id: str, outcome: Outcome, ignored: bool, no_log: bool) -> None:
+        if outcome.status in SUCCESS_STATUSES:
+            return
+        task = self.tasks[task_id]
+        reason = self.masker.mask(outcome.reason) if outcome.reason and not no_log else None
+        self.errors.append(RunError(host, task.name, task.play, task.path, outcome.status, reason, ignored))
 
     def add_plan(self, plan: Mapping[str, Any]) -> bool:
         """Record a routing plan; a plan over the same hosts replaces the earlier one (a re-probe updates it).
@@ -286,14 +362,18 @@ class ReportCollector:
         marked = []
         for host, task_id in running:
             outcome = Outcome("interrupted", reason=f"run interrupted by {signal_name} before this host finished")
-            marked.append(self.add_result(host, task_id, outcome))
-        for task_id in dict.fromkeys(key[1] for key in running):
+            record = self.add_result(host, task_id, outcome)
+            if record is not None:
+                marked.append(record)
+        for task_id in dict.fromkeys(key[1] for key in running if not self.is_quiet(key[1])):
             play = self.tasks[task_id].play if task_id in self.tasks else None
             seen = {r.host for r in self.results if r.task_id in self.tasks and self.tasks[r.task_id].play == play}
             done = {r.host for r in self.results if r.task_id == task_id}
             for host in sorted(seen - done):
                 outcome = Outcome("not_started", reason=f"run interrupted by {signal_name} before this host started")
-                marked.append(self.add_result(host, task_id, outcome))
+                record = self.add_result(host, task_id, outcome)
+                if record is not None:
+                    marked.append(record)
         return marked
 
     def _store(self, stdout: str, stderr: str) -> str | None:
@@ -316,11 +396,3 @@ class ReportCollector:
 
 def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(str(h.get("host")) for h in plan.get("hosts", []) if isinstance(h, Mapping))
-
-
-def format_event(record: HostResult, task_name: str, ts: str) -> str:
-    """One JSON line for the live events file: host, task, status, timestamp (never output)."""
-    event = {"host": record.host, "task": task_name, "status": record.status, "ts": ts}
-    if record.step:
-        event["step"] = record.step
-    return json.dumps(event, sort_keys=True)

@@ -38,6 +38,7 @@ def merge_reports(paths: Iterable[str | os.PathLike[str]], name: str = DEFAULT_M
 def merge_report_dicts(reports: list[Mapping[str, Any]], name: str = DEFAULT_MERGED_NAME) -> dict[str, Any]:
     """Merge report dicts: tasks matched by play, path and name; a host seen twice keeps its later result."""
     warnings: list[str] = []
+    errors: list[dict[str, Any]] = []
     options = dict(reports[0]["options"]) if reports else {}
     outputs: dict[str, Any] = {}
     plans: list[Any] = []
@@ -66,6 +67,7 @@ def merge_report_dicts(reports: list[Mapping[str, Any]], name: str = DEFAULT_MER
                     )
                 by_host[result["host"]] = dict(result)
         warnings += [w for w in report.get("warnings", []) if w not in warnings]
+        errors += [e for e in report.get("errors", []) if e not in errors]
     entries = [plan_task_entry(plan, index) for index, plan in enumerate(plans, 1)]
     max_size = int(options.get("max_output", 65536))
     context = int(options.get("diff_context", 3))
@@ -91,6 +93,7 @@ def merge_report_dicts(reports: list[Mapping[str, Any]], name: str = DEFAULT_MER
             for r in reports
         ],
         warnings=warnings,
+        errors=errors,
     )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import error_text
+
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1b1f24;background:#fff}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #d0d7de}h3{font-size:1em;margin:.3em 0}
@@ -41,6 +43,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<p class="counts" id="counts">Hosts {len(report["hosts"])}: {counts}</p>',
     ]
     out += [f'<p class="warning">{escape(w)}</p>' for w in report.get("warnings", [])]
+    out += _errors_list(report.get("errors", []))
     out += _summary_table(report["tasks"])
     out += _hosts_table(report["hosts"])
     for index, task in enumerate(report["tasks"], 1):
@@ -65,6 +68,17 @@ def _summary_table(tasks: list[Mapping[str, Any]]) -> list[str]:
             f'<td>{statuses}</td><td class="num">{len(task["groups"])}</td></tr>'
         )
     return out + ["</table>"]
+
+
+def _errors_list(errors: list[Mapping[str, Any]]) -> list[str]:
+    if not errors:
+        return []
+    items = "".join(
+        f'<li class="st-{escape(e["status"])}"><span class="nodeset">{escape(e["host"])}</span>: {escape(e["task"])}: '
+        f"{escape(error_text(e))}</li>"
+        for e in errors
+    )
+    return [f'<h2 id="errors">Failures of internal tasks</h2>\n<ul class="errors">{items}</ul>']
 
 
 def _hosts_table(hosts: list[Mapping[str, Any]]) -> list[str]:

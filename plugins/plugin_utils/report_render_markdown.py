@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import error_text
+
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Render the whole report as a Markdown document (blocks separated by one blank line)."""
@@ -18,6 +20,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{status} {count}" for status, count in report["counts"].items()) or "none"
     blocks.append(f"Hosts: {len(report['hosts'])} ({counts})")
     blocks += [f"> Warning: {_inline(warning)}" for warning in report.get("warnings", [])]
+    if report.get("errors"):
+        blocks.append("Failures of internal tasks:")
+        blocks.append(
+            "\n".join(f"- `{e['host']}`: {_inline(e['task'])}: {_inline(error_text(e))}" for e in report["errors"])
+        )
     table = ["| Task | Hosts | Statuses | Groups |", "|---|---:|---|---:|"]
     for task in report["tasks"]:
         statuses = ", ".join(f"{s} {n}" for s, n in task["counts"].items())

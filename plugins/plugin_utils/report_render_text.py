@@ -124,4 +124,13 @@ def _failure_lines(report: Mapping[str, Any], paint: _Paint) -> list[str]:
                 what += f": exited with exit code {group['rc']}"
             size = f" ({group['count']})" if group["count"] > 1 else ""
             lines.append(f"fleet: {group['nodeset']}{size}: {task['name']}: {what}")
+    for error in report.get("errors", []):
+        lines.append(f"fleet: {error['host']}: {error['task']}: {error_text(error, paint)}")
     return lines
+
+
+def error_text(error: Mapping[str, Any], paint: _Paint | None = None) -> str:
+    """How a quiet task's failure reads after its host and task: status, whether ignored, and why."""
+    paint = paint or _Paint(False)
+    text = paint.status(error["status"]) + " (internal task" + (", ignored)" if error.get("ignored") else ")")
+    return text + (f": {error['reason']}" if error.get("reason") else "")

@@ -499,7 +499,7 @@ def layer_steps(workflow: Workflow) -> list[list[str]]:
         if not progressed:  # parse_workflow rejects cycles; this guards direct construction
             raise FleetUsageError("Workflow", "the steps cannot be ordered (dependency cycle)")
         remaining = [s for s in remaining if s not in progressed]
-    layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    layers: list[list[str]] = [[] for _layer in range(max(depth.values(), default=-1) + 1)]
     for step in regular:
         layers[depth[step.name]].append(step.name)
     return layers
@@ -678,7 +678,7 @@ def judge_host(steps: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
     bad = sorted((n, e) for n, e in steps.items() if e["status"] in FAILED)
     if not bad:
         return "ok", f"{len(steps)} step(s) ok or skipped"
-    worst = min((e["status"] for _, e in bad), key=OUTCOME_ORDER.index)
+    worst = min((e["status"] for _name, e in bad), key=OUTCOME_ORDER.index)
     return worst, "; ".join(f"{n} {e['status']}" + (f": {e['reason']}" if e.get("reason") else "") for n, e in bad)
 
 

@@ -71,7 +71,7 @@ options:
     default: false
     vars: [{name: fleet_dry_run}]
 author:
-  - azlin.fleet developers
+  - azlin.fleet developers (@azlin)
 """
 
 EXAMPLES = r"""

@@ -17,7 +17,7 @@ from azlin_fleet_cli.arguments import parse_args
 from azlin_fleet_cli.collection import import_plugin_utils
 from azlin_fleet_cli.config import read_user_config, resolve_inventory
 from azlin_fleet_cli.extravars import build_probe_vars, build_run_vars, build_workflow_vars
-from azlin_fleet_cli.outcome import CONTROLLER_HOST, CliError, ExitCode, exit_code_for_report
+from azlin_fleet_cli.outcome import CONTROLLER_HOST, CliError, ExitCode, exit_code_for_report, refused_reasons
 from azlin_fleet_cli.playbook import PlaybookRun, forks_for, new_report_name, run_playbook
 from azlin_fleet_cli.probe_table import render_probe_table
 
@@ -57,7 +57,9 @@ def _execute(
     else:
         out.write(report_module.render_report(report, args.format))
     out.flush()
-    code = exit_code_for_report(report["hosts"], dry_run=bool(extra_vars.get("fleet_dry_run")))
+    code = exit_code_for_report(
+        report["hosts"], dry_run=bool(extra_vars.get("fleet_dry_run")), errors=report.get("errors")
+    )
     if args.format == "text":
         print(f"report: {report_path.with_suffix('.html')} (also .json, .md)", file=out)
     if interrupted:
@@ -67,6 +69,7 @@ def _execute(
         _explain_nothing_ran(report, extra_vars.get("fleet_targets"), inventory.origin, err)
     elif code == ExitCode.USAGE:
         refused = [r for host in report["hosts"] if host["host"] == CONTROLLER_HOST for r in host.get("reasons") or []]
+        refused += refused_reasons(report.get("errors"))
         print(f"azlin-fleet: the playbook refused the input; nothing ran: {' '.join(refused)}", file=err)
     return code
 

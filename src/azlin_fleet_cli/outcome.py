@@ -64,8 +64,15 @@ CONTROLLER_HOST = "localhost"
 _NO_HOST_MATCHED = "select no host"
 
 
-def exit_code_for_report(hosts: list[dict[str, Any]], *, dry_run: bool) -> ExitCode:
-    """The exit code of a run from the report's ``hosts`` (each with ``host``, ``status``, ``reasons``)."""
+def exit_code_for_report(
+    hosts: list[dict[str, Any]], *, dry_run: bool, errors: list[dict[str, Any]] | None = None
+) -> ExitCode:
+    """The exit code of a run from the report's ``hosts`` (each with ``host``, ``status``, ``reasons``).
+
+    ``errors`` are the report's failures of internal (quiet) tasks: the playbooks validate and plan in one such
+    task, run once on the controller before any host is touched, so when no host has a result, such a failure
+    is input the playbook refused.
+    """
     targets = [host for host in hosts if host["host"] != CONTROLLER_HOST]
     if targets:
         return exit_code_for([host["status"] for host in targets])
@@ -76,4 +83,15 @@ def exit_code_for_report(hosts: list[dict[str, Any]], *, dry_run: bool) -> ExitC
         # No host matched the targets: nothing selected. Any other controller failure is input the playbook
         # refused before touching a host.
         return ExitCode.NOTHING_RAN if _NO_HOST_MATCHED in reasons else ExitCode.USAGE
-    return ExitCode.OK if dry_run and controller else ExitCode.NOTHING_RAN
+    if refused_reasons(errors):
+        return ExitCode.USAGE
+    return ExitCode.OK if dry_run else ExitCode.NOTHING_RAN
+
+
+def refused_reasons(errors: list[dict[str, Any]] | None) -> list[str]:
+    """Why the playbook refused the input: the reasons of the failed internal tasks that were not ignored."""
+    return [
+        error.get("reason") or f"{error.get('task')}: {error.get('status')}"
+        for error in errors or []
+        if not error.get("ignored") and error.get("status") in _FAILED | _UNREACHABLE
+    ]

@@ -82,15 +82,15 @@ def test_output_differing_on_two_hosts_gives_a_six_host_group_and_diffs(
     assert "web-1 | SUCCESS" in proc.stdout or "web-1 | CHANGED" in proc.stdout
     assert "stage-[1-3],web-[1-3] (6)" in proc.stdout and "+release 41" in proc.stdout
     assert "HOSTS 8: ok=8" in proc.stdout
-    # Files: all three formats, private, no temp files; one live event per host result.
+    # Files: all three formats, private, no temp files; a plan line for the play, then one event per host result.
     files = sorted((tmp_path / "reports").iterdir())
     assert [p.name for p in files] == ["run.html", "run.json", "run.md"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
-    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert sorted(e["host"] for e in events) == sorted(
-        f"{p}-{i}" for p, n in (("web", 3), ("stage", 3), ("ci", 2)) for i in range(1, n + 1)
-    )
-    assert {(e["task"], e["status"]) for e in events} == {("Print the release", "ok")}
+    hosts = [f"{p}-{i}" for p, n in (("web", 3), ("stage", 3), ("ci", 2)) for i in range(1, n + 1)]
+    plan, *events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert (plan["event"], plan["source"], sorted(plan["hosts"])) == ("plan", "play", sorted(hosts))
+    assert sorted(e["host"] for e in events) == sorted(hosts)
+    assert {(e["event"], e["task"], e["status"]) for e in events} == {("result", "Print the release", "ok")}
     markdown = (tmp_path / "reports" / "run.md").read_text()
     assert "### `ci-[1-2]` (2): ok, rc 0" in markdown and "+release 41" in markdown
 
@@ -269,3 +269,43 @@ def test_plan_from_the_least_loaded_strategy_reaches_the_report(
     assert sorted(r["host"] for r in ran["results"]) == ["ci-2", "stage-1", "stage-2", "stage-3", "web-1", "web-3"]
     not_run = {h["host"]: h["status"] for h in report["hosts"] if h["status"] != "ok"}
     assert not_run == {"ci-1": "gated", "web-2": "gated"}
+
+
+def test_quiet_tasks_and_includes_are_no_rows_but_plans_and_failures_are_kept(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    (tmp_path / "reports").mkdir()  # the events file lives there, as the CLI puts it
+    env = report_env(tmp_path, AZLIN_FLEET_EVENTS_FILE=str(tmp_path / "reports" / "events.jsonl"))
+    proc = run_playbook(PLAYBOOKS / "quiet.yml", env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # the quiet check failed web-3
+    report = load(tmp_path)
+    # Neither the include, nor the quiet task, nor the quiet block's tasks are rows; the included task is.
+    assert [t["name"] for t in report["tasks"]] == [
+        "route hosts (no gate, by score)",
+        "Print the step",
+        "Print the hostname",
+    ]
+    assert groups_of(task_named(report, "Print the step")) == [("web-[1-2]", "ok", 0, 2)]
+    assert [h["host"] for h in report["plans"][0]["hosts"]] == ["web-3", "web-1", "web-2"]
+    assert [(e["host"], e["task"], e["status"], e["ignored"]) for e in report["errors"]] == [
+        ("web-3", "Check internally", "failed", False)
+    ]
+    assert report["errors"][0]["reason"]  # 2.21 words it, 2.19/2.20 leave msg empty: either way, a reason
+    assert "fleet: web-3: Check internally: failed (internal task): " in proc.stdout
+    assert "Failures of internal tasks" in (tmp_path / "reports" / "run.html").read_text()
+    events = [json.loads(line) for line in (tmp_path / "reports" / "events.jsonl").read_text().splitlines()]
+    assert [e for e in events if e["event"] == "plan"] == [
+        {"event": "plan", "source": "play", "play": "Run included steps", "hosts": ["web-1", "web-2"]},
+        # serial: 2 starts the play twice; it is announced once, with all its hosts.
+        {"event": "plan", "source": "play", "play": "Run with internal tasks", "hosts": ["web-1", "web-2", "web-3"]},
+        {"event": "plan", "source": "route", "hosts": ["web-3", "web-1"]},
+    ]
+    results = [e for e in events if e["event"] == "result"]
+    assert len(results) + 3 == len(events)
+    assert sorted((e["task"], e["host"]) for e in results) == [
+        ("Print the hostname", "web-1"),
+        ("Print the hostname", "web-2"),
+        ("Print the hostname", "web-3"),
+        ("Print the step", "web-1"),
+        ("Print the step", "web-2"),
+    ]

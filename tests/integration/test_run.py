@@ -175,9 +175,10 @@ def test_invalid_input_fails_before_any_host_is_touched(fleet, run, extra: dict,
     assert proc.returncode == 2
     assert message in proc.stdout + proc.stderr
     assert marked(fleet) == []
-    # refused by the one validation task (run once, on the controller): no command result on any host
-    assert command_results(report) == {}
-    assert [t for t in report["tasks"] if any(r.get("step") for r in t["results"])] == []
+    # refused by the one validation task (run once, on the controller, quiet in the report): no host got a task
+    assert report["hosts"] == []
+    assert [e["status"] for e in report["errors"]] == ["failed"]
+    assert message in report["errors"][0]["reason"]
 
 
 def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
@@ -194,17 +195,20 @@ def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
 
 @pytest.mark.parametrize("command", ["true", "42"])
 def test_command_spelled_like_a_boolean_or_number_is_run_as_text(fleet, run, command: str) -> None:
-    proc, report = run(fleet_command=f"{command}", fleet_targets="web-1")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    proc, report = run(fleet_command=command, fleet_targets="web-1")
+    assert f"command: {command}\n" in proc.stdout
     if command == "true":
+        assert proc.returncode == 0, proc.stdout[-3000:]
         assert command_results(report)["web-1"]["status"] == "ok"
-    else:  # 42 is not a command on the host: it ran (and failed) as the text the user gave
-        assert command_results(report)["web-1"]["status"] == "failed"
+    else:  # 42 is not a command on the host: it ran (and failed, 127) as the text the user gave
+        assert proc.returncode == 2, proc.stdout[-3000:]
+        assert (command_results(report)["web-1"]["status"], command_results(report)["web-1"]["rc"]) == ("failed", 127)
 
 
 def test_limit_narrows_the_targets_without_a_controller_play(fleet, run) -> None:
     # --limit leaves localhost out of the play hosts; the controller work must not depend on it
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", args=("--limit", "web-2"))
+    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers",
+                       args=("--limit", "web-2"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == ["web-2"]
     assert set(command_results(report)) == {"web-2"}

@@ -71,3 +71,25 @@ def _hosts(*entries: tuple[str, str, str]) -> list[dict[str, object]]:
 )
 def test_exit_code_for_report(hosts: list[dict[str, object]], dry_run: bool, expected: ExitCode) -> None:
     assert exit_code_for_report(hosts, dry_run=dry_run) == expected
+
+
+def _error(host: str, status: str, reason: str, ignored: bool = False) -> dict[str, object]:
+    return {"host": host, "task": "Validate", "play": "p", "path": "", "status": status, "reason": reason,
+            "ignored": ignored}
+
+
+@pytest.mark.parametrize(
+    ("hosts", "errors", "dry_run", "expected"),
+    [
+        # the one validation task runs once on the controller for the first target host and is quiet in the report
+        pytest.param([], [_error("web-1", "failed", "Invalid fleet_timeout")], False, ExitCode.USAGE, id="refused"),
+        pytest.param([], [_error("web-1", "failed", "x", ignored=True)], False, ExitCode.NOTHING_RAN, id="ignored"),
+        pytest.param([], [], True, ExitCode.OK, id="workflow-dry-run-no-rows"),
+        pytest.param(_hosts(("web-1", "failed", "")), [_error("web-1", "failed", "judge")], False, ExitCode.FAILED,
+                     id="host-failure-wins"),
+    ],
+)
+def test_exit_code_for_report_with_quiet_task_errors(
+    hosts: list[dict[str, object]], errors: list[dict[str, object]], dry_run: bool, expected: ExitCode
+) -> None:
+    assert exit_code_for_report(hosts, dry_run=dry_run, errors=errors) == expected

@@ -30,6 +30,9 @@ class Task:
     def get_name(self) -> str:
         return self.name
 
+    def get_vars(self) -> dict[str, Any]:
+        return {}
+
     def get_path(self) -> str:
         return f"play.yml:{self._uuid}"
 
@@ -97,7 +100,10 @@ def test_handlers_record_and_stats_write_the_report(callback, tmp_path: Path) ->
     assert "abc123" not in json.dumps(report) and "unreachable" in report["tasks"][2]["counts"]
     assert report["tasks"][2]["groups"][0]["no_log"] is True
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert [(e["host"], e["task"], e["status"]) for e in events] == [
+    # The plan gates its only host: a plan line with no host to run, then one result line per row.
+    assert events[0] == {"event": "plan", "source": "route", "hosts": []}
+    assert {e["event"] for e in events[1:]} == {"result"}
+    assert [(e["host"], e["task"], e["status"]) for e in events[1:]] == [
         ("web-1", "Run sig=********", "changed"),
         ("web-2", "Run sig=********", "failed"),
         ("web-1", "Secret", "ok"),
@@ -138,3 +144,103 @@ def test_bad_mask_pattern_fails_at_load(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("AZLIN_FLEET_MASK_PATTERNS", "(")
     with pytest.raises(AnsibleError, match=r"Mask pattern '\('"):
         callback_loader.get("azlin.fleet.fleet_report").set_options()
+
+
+def read_events(tmp_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+
+
+def real_task(data: dict[str, Any], cls_name: str = "Task"):
+    """A real ansible-core task (or TaskInclude), loaded from playbook data as the strategy would get it."""
+    from ansible.playbook.block import Block
+    from ansible.playbook.task import Task as AnsibleTask
+    from ansible.playbook.task_include import TaskInclude
+
+    if cls_name == "Block":
+        return Block.load(data).block[0]
+    return (TaskInclude if cls_name == "TaskInclude" else AnsibleTask).load(data)
+
+
+def test_quiet_and_include_results_are_no_rows_but_their_failures_and_plans_are_kept(callback, tmp_path: Path) -> None:
+    plan = {"version": 1, "hosts": [{"host": "web-2", "status": "selected", "order": 1, "reasons": []}]}
+    quiet = real_task({"name": "Route", "ansible.builtin.debug": {"msg": "x"}, "vars": {"fleet_report_quiet": True}})
+    in_block = real_task(
+        {"block": [{"name": "Judge", "ansible.builtin.debug": {"msg": "x"}}], "vars": {"fleet_report_quiet": "true"}},
+        "Block",
+    )
+    include = real_task({"name": "Include steps", "ansible.builtin.include_tasks": "steps.yml"}, "TaskInclude")
+    run = real_task({"name": "Run", "ansible.builtin.command": "hostname"})
+    for task in (quiet, in_block, include, run):
+        callback.v2_playbook_on_task_start(task, False)
+    callback.v2_runner_on_ok(Result("web-1", quiet, {"changed": False, "fleet_plan": plan}))
+    callback.v2_runner_on_ok(Result("web-1", include, {"include": "steps.yml"}))
+    callback.v2_runner_on_ok(Result("web-2", run, {"rc": 0, "stdout": "web-2"}))
+    callback.v2_runner_on_ok(Result("web-2", in_block, {"msg": "fine"}))
+    callback.v2_runner_on_failed(Result("web-3", in_block, {"msg": "web-3 failed its step"}))
+    callback.v2_runner_on_failed(Result("web-4", include, {"msg": "steps.yml not found"}))
+    callback.v2_playbook_on_stats(None)
+    report = read_report(tmp_path)
+    assert [t["name"] for t in report["tasks"]] == ["route hosts (no gate, by score)", "Run"]
+    assert report["plans"] == [plan]
+    assert [(e["host"], e["task"], e["status"], e["reason"]) for e in report["errors"]] == [
+        ("web-3", "Judge", "failed", "web-3 failed its step"),
+        ("web-4", "Include steps", "failed", "steps.yml not found"),
+    ]
+    assert [(e["event"], e.get("host"), e["hosts"] if "hosts" in e else None) for e in read_events(tmp_path)] == [
+        ("plan", None, ["web-2"]),
+        ("result", "web-2", None),
+    ]
+
+
+def test_a_task_first_seen_in_its_result_is_judged_by_its_own_vars(callback, tmp_path: Path) -> None:
+    # Results carry a copy of the task with its parent blocks; the free strategy may report before task_start.
+    quiet = real_task({"name": "Show", "ansible.builtin.debug": {"msg": "x"}, "vars": {"fleet_report_quiet": True}})
+    callback.v2_runner_on_ok(Result("web-1", quiet.copy(exclude_parent=True, exclude_tasks=True), {"msg": "x"}))
+    callback.v2_playbook_on_stats(None)
+    assert read_report(tmp_path)["tasks"] == []
+
+
+def test_play_start_writes_a_plan_line_with_the_whole_play_once(callback, tmp_path: Path) -> None:
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.play import Play
+    from ansible.vars.manager import VariableManager
+
+    inventory_file = tmp_path / "hosts.ini"
+    inventory_file.write_text("[web]\nweb-1\nweb-2\nweb-3\n[ci]\nci-1\n")
+    loader = DataLoader()
+    inventory = InventoryManager(loader=loader, sources=[str(inventory_file)])
+    variables = VariableManager(loader=loader, inventory=inventory)
+    play = Play.load(
+        {"name": "Run the command", "hosts": "web", "gather_facts": False, "tasks": []},
+        variable_manager=variables,
+        loader=loader,
+    )
+    inventory.subset("all:!web-2")  # --limit
+    inventory.restrict_to_hosts([inventory.get_host("web-1")])  # the first serial batch
+    callback.v2_playbook_on_play_start(play)
+    callback.v2_playbook_on_play_start(play.copy())  # the next batch starts the same play again
+    assert read_events(tmp_path) == [
+        {"event": "plan", "source": "play", "play": "Run the command", "hosts": ["web-1", "web-3"]}
+    ]
+
+
+def test_routing_plan_event_writes_a_plan_line_only_when_the_plan_changes(callback, tmp_path: Path) -> None:
+    plan = {
+        "version": 1,
+        "hosts": [
+            {"host": "web-1", "status": "selected", "order": 2, "reasons": []},
+            {"host": "web-2", "status": "gated", "order": None, "reasons": ["cpu 70% >= 50%"]},
+            {"host": "web-3", "status": "selected", "order": 1, "reasons": []},
+        ],
+    }
+    callback.v2_playbook_on_fleet_plan(plan)
+    callback.v2_playbook_on_fleet_plan(dict(plan))
+    reprobed = dict(
+        plan, hosts=[dict(h, status="selected", order=3) if h["host"] == "web-2" else h for h in plan["hosts"]]
+    )
+    callback.v2_playbook_on_fleet_plan(reprobed)
+    assert read_events(tmp_path) == [
+        {"event": "plan", "source": "route", "hosts": ["web-3", "web-1"]},
+        {"event": "plan", "source": "route", "hosts": ["web-3", "web-1", "web-2"]},
+    ]

@@ -183,3 +183,38 @@ def test_load_report_refuses_bad_files(tmp_path: Path, content: str | None, mess
         path.write_text(content)
     with pytest.raises(FleetUsageError, match=message):
         load_report(path)
+
+
+def test_quiet_task_failures_are_run_errors_in_every_format() -> None:
+    collector = ReportCollector(build_masker())
+    collector.add_task(TaskInfo("t1", "Run command", "fleet", "run.yml:10"))
+    collector.add_task(TaskInfo("q1", "Judge the rollout", "judge", "run.yml:130", quiet=True))
+    collector.add_task(TaskInfo("i1", "include_tasks", "fleet", "run.yml:20", quiet=True))
+    collector.add_result("web-1", "t1", Outcome("ok", 0, "fine"))
+    collector.add_result("web-1", "q1", Outcome("ok"))
+    collector.add_result("web-2", "q1", Outcome("failed", reason="command failed on web-2 <b>"))
+    collector.add_result("web-1", "i1", Outcome("ok"))
+    report = build_report(collector, name="quiet")
+    validate(report)
+    assert [t["name"] for t in report["tasks"]] == ["Run command"]
+    assert [h["host"] for h in report["hosts"]] == ["web-1"]
+    assert report["errors"] == [
+        {
+            "host": "web-2",
+            "task": "Judge the rollout",
+            "play": "judge",
+            "path": "run.yml:130",
+            "status": "failed",
+            "reason": "command failed on web-2 <b>",
+            "ignored": False,
+        }
+    ]
+    text = render_report(report, "text")
+    assert "fleet: web-2: Judge the rollout: failed (internal task): command failed on web-2 <b>" in text
+    assert "- `web-2`: Judge the rollout: failed (internal task): command failed on web-2 \\<b>" in render_report(
+        report, "md"
+    )
+    html = render_report(report, "html")
+    assert '<ul class="errors"><li class="st-failed"><span class="nodeset">web-2</span>' in html
+    assert "command failed on web-2 &lt;b&gt;" in html and "<b>" not in html.split('<ul class="errors">')[1]
+    assert "internal task" not in render_report(build_report(ReportCollector(build_masker()), name="none"), "html")

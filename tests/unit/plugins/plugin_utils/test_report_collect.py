@@ -11,7 +11,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     ReportCollector,
     TaskInfo,
     classify_result,
-    format_event,
+    is_quiet_task,
     truncate_output,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker
@@ -201,13 +201,77 @@ def test_task_names_are_masked(collector: ReportCollector) -> None:
     assert collector.tasks["t9"].name == "Call api with token=********"
 
 
-def test_format_event_has_no_output(collector: ReportCollector) -> None:
-    record = collector.add_result("web-1", "t1", Outcome("failed", 1, "sensitive output", step="build"))
-    line = json.loads(format_event(record, "Run command", "2026-01-01T00:00:00+00:00"))
-    assert line == {
-        "host": "web-1",
-        "task": "Run command",
-        "status": "failed",
-        "ts": "2026-01-01T00:00:00+00:00",
-        "step": "build",
-    }
+@pytest.mark.parametrize(
+    ("task_vars", "is_include", "expected"),
+    [
+        ({}, False, False),
+        ({"fleet_report_quiet": True}, False, True),
+        ({"fleet_report_quiet": "yes"}, False, True),
+        ({"fleet_report_quiet": " True "}, False, True),
+        ({"fleet_report_quiet": False}, False, False),
+        ({"fleet_report_quiet": "false"}, False, False),
+        ({"fleet_report_quiet": "{{ internal }}"}, False, False),
+        ({"fleet_report_quiet": 1}, False, False),
+        ({}, True, True),
+    ],
+    ids=["no-var", "bool", "yes", "padded-true", "false", "false-str", "template-not-evaluated", "int-1", "include"],
+)
+def test_is_quiet_task(task_vars: dict, is_include: bool, expected: bool) -> None:
+    assert is_quiet_task(task_vars, is_include=is_include) is expected
+
+
+@pytest.fixture
+def quiet(collector: ReportCollector) -> ReportCollector:
+    collector.add_task(TaskInfo("q1", "Judge the host token=abc", "judge", "run.yml:130", quiet=True))
+    return collector
+
+
+def test_quiet_task_results_are_no_rows_but_failures_become_errors(quiet: ReportCollector) -> None:
+    assert quiet.add_result("web-1", "q1", Outcome("ok", 0, "fine")) is None
+    assert quiet.add_result("web-2", "q1", Outcome("skipped")) is None
+    assert quiet.add_result("web-3", "q1", Outcome("failed", 1, "out", reason="rc 1, token=zzz")) is None
+    assert quiet.add_result("web-4", "q1", Outcome("unreachable", reason="ssh down"), ignored=True) is None
+    assert quiet.add_result("web-5", "q1", Outcome("failed", reason="secret why"), no_log=True) is None
+    assert quiet.results == [] and quiet.outputs == {}
+    assert [(e.host, e.task, e.play, e.path, e.status, e.reason, e.ignored) for e in quiet.errors] == [
+        ("web-3", "Judge the host token=********", "judge", "run.yml:130", "failed", "rc 1, token=********", False),
+        ("web-4", "Judge the host token=********", "judge", "run.yml:130", "unreachable", "ssh down", True),
+        ("web-5", "Judge the host token=********", "judge", "run.yml:130", "failed", None, False),
+    ]
+
+
+def test_take_result_takes_the_plan_of_a_quiet_task(quiet: ReportCollector) -> None:
+    plan = {"version": 1, "hosts": [{"host": "web-2", "status": "selected", "order": 1, "reasons": []}]}
+    record, new_plan = quiet.take_result("web-1", "q1", "ok", {"changed": False, "fleet_plan": plan})
+    assert (record, new_plan, quiet.plans) == (None, plan, [plan])
+    # The same plan again (every host of a run_once task reports it) is not news.
+    assert quiet.take_result("web-2", "q1", "ok", {"fleet_plan": dict(plan)}) == (None, None)
+    # no_log results are never read for a plan, and their failure keeps no reason.
+    hidden = {"fleet_plan": {"hosts": [{"host": "x", "status": "selected"}]}, "msg": "why", "_ansible_no_log": True}
+    assert quiet.take_result("web-3", "q1", "failed", hidden) == (None, None)
+    assert quiet.plans == [plan] and [(e.host, e.reason) for e in quiet.errors] == [("web-3", None)]
+
+
+def test_take_result_of_a_normal_task_is_a_row(collector: ReportCollector) -> None:
+    record, plan = collector.take_result("web-1", "t1", "failed", {"rc": 2, "stdout": "x", "msg": "boom"}, ignored=True)
+    assert plan is None and record is not None
+    assert (record.status, record.rc, record.reason, record.ignored) == ("failed", 2, "boom", True)
+    censored = collector.take_result("web-2", "t1", "ok", {"censored": "hidden", "stdout": "leak"})[0]
+    assert censored is not None and (censored.no_log, censored.output) == (True, None)
+
+
+def test_interrupting_a_quiet_task_is_an_error_not_a_row(quiet: ReportCollector) -> None:
+    quiet.add_result("web-1", "t1", Outcome("ok", 0, "x"))
+    quiet.start("web-1", "q1", 1.0)
+    quiet.start("web-2", "t1", 1.0)
+    marked = quiet.mark_interrupted("SIGTERM")
+    assert [(r.host, r.task_id, r.status) for r in marked] == [("web-2", "t1", "interrupted")]
+    assert [(e.host, e.status, e.reason) for e in quiet.errors] == [
+        ("web-1", "interrupted", "run interrupted by SIGTERM before this host finished")
+    ]
+
+
+def test_failed_when_without_a_message_still_gives_a_reason() -> None:
+    result = {"rc": 0, "stdout": "checked", "msg": "", "failed": True, "failed_when_result": True}
+    assert classify_result("failed", result).reason == "failed_when condition is true"
+    assert classify_result("failed", result | {"msg": "Task failed: custom"}).reason == "Task failed: custom"

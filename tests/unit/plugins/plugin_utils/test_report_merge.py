@@ -98,3 +98,22 @@ def test_merge_of_nothing_or_a_bad_file_is_a_usage_error(tmp_path: Path, capsys:
     bad.write_text("[]")
     assert main(["-o", str(tmp_path), str(bad)]) == 2
     assert "not an azlin.fleet.report file" in capsys.readouterr().err
+
+
+def test_run_errors_of_every_slice_are_kept_once() -> None:
+    error = {
+        "host": "web-8",
+        "task": "Judge the rollout",
+        "play": "judge",
+        "path": "run.yml:130",
+        "status": "failed",
+        "reason": "step failed",
+        "ignored": False,
+    }
+    one = slice_report("slice-1", {"web-1": "v1"}) | {"errors": [error]}
+    two = slice_report("slice-2", {"web-8": "v1"}) | {"errors": [error, dict(error, host="web-9")]}
+    old = slice_report("slice-3", {"web-7": "v1"})
+    del old["errors"]  # a report written before the key existed
+    merged = merge_report_dicts([one, two, old], name="merged")
+    jsonschema.validate(merged, json.loads((ROOT / "docs" / "report-schema.json").read_text()))
+    assert [e["host"] for e in merged["errors"]] == ["web-8", "web-9"]
