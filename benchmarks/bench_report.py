@@ -52,6 +52,9 @@ class Task:
     def get_path(self) -> str:
         return f"bench.yml:{self._uuid[-4:]}"
 
+    def get_vars(self) -> dict:
+        return {}
+
 
 class Result:
     """What a callback handler reads from a CallbackTaskResult."""

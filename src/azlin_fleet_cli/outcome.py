@@ -7,7 +7,7 @@ from typing import Any
 
 
 class ExitCode(IntEnum):
-    """What a run's exit status means; the same table is in ``--help`` and docs/cli.md."""
+    """What a run's exit status means; the same table is in ``--help`` and the README."""
 
     OK = 0  # every selected host succeeded
     FAILED = 1  # at least one host failed (command, timeout, blocked step, not started after a stop)

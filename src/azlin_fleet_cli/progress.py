@@ -1,4 +1,4 @@
-"""Live progress from the report callback's events file (JSON lines, one per host result)."""
+"""Live progress from the report callback's events file (JSON lines: plan and result events, docs/events.md)."""
 
 from __future__ import annotations
 
@@ -21,22 +21,30 @@ class RunProgress:
 
     hosts: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
+    plan: set[str] = field(default_factory=set)
     total: int | None = None
     last: str = ""
 
     def add(self, event: dict[str, Any]) -> None:
-        """Fold one event line into the counts."""
+        """Fold one event line into the counts (docs/events.md): plan lines set the total, result lines count."""
         if event.get("event") == "plan":
-            selected = [h for h in event.get("hosts", []) if h.get("status") == "selected"]
-            self.total = len(selected) or self.total
+            planned = {h for h in event.get("hosts", []) if isinstance(h, str) and h != CONTROLLER_HOST}
+            # Controller-only or empty plays keep the total; a new plan (e.g. after routing) restarts the count,
+            # so probe results do not pass for the command's.
+            if planned and planned != self.plan:
+                self.plan, self.total = planned, len(planned)
+                self.hosts = set()
+            return
+        if event.get("event", "result") != "result":
             return
         host = str(event.get("host", ""))
         if not host or host == CONTROLLER_HOST:
             return
-        self.hosts.add(host)
         status = str(event.get("status", ""))
         if status in FAILURE_STATUSES:
             self.failed.add(host)
+        if not self.plan or host in self.plan:
+            self.hosts.add(host)
         self.last = f"{event.get('task', '')}: {host} {status}".strip()
 
     def describe(self) -> str:

@@ -35,5 +35,21 @@ def test_progress_counts_hosts_and_failures() -> None:
     ):
         progress.add(event)
     assert progress.describe() == "hosts 3 · failed 2 · run: web-3 unreachable"
-    progress.add({"event": "plan", "hosts": [{"host": h, "status": "selected"} for h in ("a", "b", "c", "d")]})
-    assert progress.describe().startswith("hosts 3/4 · failed 2")
+
+
+def test_plan_lines_set_the_total_and_routing_restarts_the_count() -> None:
+    progress = RunProgress()
+    progress.add({"event": "plan", "source": "play", "play": "run", "hosts": ["web-1", "web-2", "web-3", "ci-1"]})
+    for host in ("web-1", "web-2", "web-3", "ci-1"):  # the probe reports every targeted host
+        progress.add({"event": "result", "host": host, "task": "probe", "status": "ok"})
+    assert progress.describe().startswith("hosts 4/4 · failed 0")
+    # Routing keeps two hosts: the count starts again for the command itself.
+    progress.add({"event": "plan", "source": "route", "hosts": ["web-2", "web-1"]})
+    assert progress.describe().startswith("hosts 0/2 · failed 0")
+    progress.add({"event": "result", "host": "web-2", "task": "run", "status": "failed"})
+    progress.add({"event": "result", "host": "ci-1", "task": "late probe", "status": "ok"})  # not in the plan
+    assert progress.describe() == "hosts 1/2 · failed 1 · late probe: ci-1 ok"
+    # The same plan again, or a controller-only play, changes nothing.
+    progress.add({"event": "plan", "source": "route", "hosts": ["web-1", "web-2"]})
+    progress.add({"event": "plan", "source": "play", "play": "judge", "hosts": ["localhost"]})
+    assert progress.describe().startswith("hosts 1/2 · failed 1")
