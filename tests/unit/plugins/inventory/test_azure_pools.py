@@ -8,7 +8,6 @@ config is a closed port: a cache miss would fail the test instead of reaching an
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.inventory import get_cache_plugin
-from ansible.plugins.loader import init_plugin_loader, inventory_loader
+from ansible.plugins.loader import inventory_loader
 from ansible.template import is_trusted_as_template
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -50,11 +49,7 @@ def fleet_fetched() -> dict:
 
 @pytest.fixture(scope="module")
 def plugin_class():
-    # tests/conftest.py makes the collection importable as a plain package; modules imported that way (by other
-    # test files) would shadow Ansible's collection loader, which the plugin loader needs.
-    for name in [n for n in sys.modules if n == "ansible_collections" or n.startswith("ansible_collections.")]:
-        del sys.modules[name]
-    init_plugin_loader([str(ROOT / ".build" / "collections")])
+    # tests/conftest.py installed Ansible's collection loader, so the plugin loader finds the working tree.
     return type(inventory_loader.get("azlin.fleet.azure_pools"))
 
 
