@@ -11,7 +11,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import run_step
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import run_step
 
 display = Display()
 

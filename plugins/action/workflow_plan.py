@@ -14,15 +14,14 @@ from ansible.utils.display import Display
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError, FleetValidationError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import SETTING_VARS, parse_parallel, parse_settings
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
-    judge_host,
     load_workflow_text,
     parse_workflow,
     plan_workflow,
     render_plan,
     resolve_scripts,
-    run_settings,
-    run_workflow,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import run_settings, run_workflow
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import judge_host
 
 display = Display()
 

@@ -119,7 +119,7 @@ def _check_parallel(value: str) -> None:
 
 
 def _check_max_failures(value: str) -> None:
-    _plugin_function("workflow", "parse_budget")(value, "--max-failures")
+    _plugin_function("workflow_run", "parse_budget")(value, "--max-failures")
 
 
 def _gate_and_route_vars(args: argparse.Namespace) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
     if args.dry_run:
         found["fleet_dry_run"] = True
     # The step azlin.fleet.run will build from these vars, validated by the same code the playbook runs.
-    _plugin_function("workflow", "run_workflow")(found)
+    _plugin_function("workflow_run", "run_workflow")(found)
     return found
 
 
