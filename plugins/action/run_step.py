@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 # Documentation: plugins/modules/run_step.py (ansible-doc -t module azlin.fleet.run_step).
+import shlex
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -67,6 +69,8 @@ class ActionModule(ActionBase):
     def _execute(self, module, module_args):
         """Run one module on the host; a lost connection becomes an ``unreachable`` result to retry."""
         try:
+            if module == "ansible.builtin.command" and not self._play_context.become:
+                return self._run_command(module_args)
             return self._execute_module(module_name=module, module_args=module_args, task_vars=self._fleet_task_vars)
         except AnsibleConnectionFailure as ex:
             try:
@@ -74,3 +78,35 @@ class ActionModule(ActionBase):
             except AnsibleConnectionFailure as reset_ex:
                 display.vvvv(f"connection reset failed: {to_text(reset_ex)}")
             return {"unreachable": True, "msg": to_text(ex)}
+
+    def _run_command(self, args):
+        """The user's command as one SSH exec, with the command module's result keys.
+
+        Why not the command module: it starts Python on every host for every command, which on a fleet costs
+        more than the command itself; a plain exec is what clush does. The task's ``environment`` still applies
+        (``_compute_environment_string``). With become the command module runs instead: a become exec would
+        need a terminal, which merges stderr into stdout.
+        """
+        line = shlex.join(args["argv"])
+        if args.get("stdin") is None:
+            line += " </dev/null"  # as the command module does: a command that reads stdin must not hang
+        env = self._compute_environment_string()
+        if env:
+            line = f"{env} {line}"
+        if args.get("chdir"):
+            line = f"cd {shlex.quote(args['chdir'])} && {line}"
+        start = datetime.now(UTC)
+        res = self._low_level_execute_command(line, sudoable=False, in_data=args.get("stdin"))
+        end = datetime.now(UTC)
+        rc = res.get("rc")
+        return {
+            "rc": rc,
+            "stdout": to_text(res.get("stdout", "")).rstrip("\r\n"),
+            "stderr": to_text(res.get("stderr", "")).rstrip("\r\n"),
+            "cmd": args["argv"],
+            "start": str(start),
+            "end": str(end),
+            "delta": str(end - start),
+            "changed": True,
+            "failed": rc != 0,
+        }

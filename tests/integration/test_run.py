@@ -244,3 +244,18 @@ def test_dry_run_without_a_gate_shows_hosts_order_and_metrics(fleet, run, smart_
     assert plan["route_by"] == ("score" if smart_route else "inventory")
     assert all(e["metrics"] and {"cpu", "mem", "load1"} <= set(e["metrics"]) for e in entries)
     assert abs(entries[order.index("web-1")]["metrics"]["cpu"] - 70) <= 1.5
+
+
+def test_plain_command_keeps_streams_env_and_chdir_and_closes_stdin(fleet, run) -> None:
+    """Without become the command runs as one SSH exec (no Python on the host): the task environment and chdir
+    still apply, stdout and stderr stay apart (no terminal), and a command reading stdin gets EOF, not a hang."""
+    proc, report = run(
+        fleet_targets="web-1", fleet_command="cat; echo out-$FLEET_GREETING; pwd; echo err-stream >&2; exit 3",
+        fleet_chdir="/tmp", fleet_environment={"FLEET_GREETING": "hello"}, fleet_timeout=60,
+    )
+    result = command_results(report)["web-1"]
+    assert (result["status"], result["rc"]) == ("failed", 3), proc.stdout
+    text = report["outputs"][result["output"]]["text"]
+    assert "out-hello\n/tmp" in text
+    # No terminal was allocated: ssh's "Shared connection ... closed." would otherwise be in the output.
+    assert "err-stream" in text and "Shared connection" not in text
