@@ -26,9 +26,9 @@ fi
 # --- Python 3.12: from pyenv (a bare python3.12 fails through the pyenv shim unless selected)
 find_py312() {
   local c
-  if command -v pyenv >/dev/null; then
-    for c in "$(pyenv root)"/versions/3.12.*/bin/python3.12; do [ -x "$c" ] && { echo "$c"; return; }; done
-  fi
+  local root
+  root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+  for c in "$root"/versions/3.12.*/bin/python3.12; do [ -x "$c" ] && { echo "$c"; return; }; done
   for c in /usr/bin/python3.12 /usr/local/bin/python3.12; do [ -x "$c" ] && { echo "$c"; return; }; done
   return 1
 }

@@ -17,6 +17,16 @@ $V/ruff check .
 step "ansible-lint"
 $V/ansible-lint --offline playbooks/
 
+step "modules compile on target Python 3.8 (the oldest that ansible-core 2.19 supports on hosts)"
+PYENV_DIR=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+PY38=$(ls -d "$PYENV_DIR"/versions/3.8.*/bin/python3.8 2>/dev/null | head -n 1 || true)
+if [ -z "$PY38" ]; then
+  echo "no Python 3.8 found (pyenv install 3.8): cannot check target compatibility" >&2
+  exit 1
+fi
+"$PY38" -c 'import sys; [compile(open(f).read(), f, "exec") for f in sys.argv[1:]]' plugins/modules/*.py plugins/module_utils/*.py
+echo "ok: $("$PY38" --version) compiles $(ls plugins/modules/*.py plugins/module_utils/*.py | wc -l) files"
+
 step "ansible-test sanity"
 bash scripts/sanity.sh .venv
 
