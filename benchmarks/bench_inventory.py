@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from azlin_fleet_sandbox.arm import ArmAdmin, launch, stop  # noqa: E402
+from azlin_fleet_sandbox.arm.files import plugin_options  # noqa: E402
 
 REQUEST_GOAL = 100
 RATIO_GOAL = 1.5
@@ -95,17 +96,8 @@ def main() -> int:
     endpoint = launch(state, [], synthetic=args.vms, subscriptions=args.subscriptions, timeout=300)
     try:
         env = ansible_env(endpoint["ca_bundle"])
-        config = {
-            "plugin": "azlin.fleet.azure_pools",
-            "auth_source": "credential",
-            "authority_host": endpoint["base_url"],
-            "arm_endpoint": endpoint["base_url"],
-            "ca_bundle": endpoint["ca_bundle"],
-            "tenant_id": endpoint["tenant_id"],
-            "client_id": endpoint["client_id"],
-            "client_secret": endpoint["client_secret"],
-            "hostname_source": ["private_ip"],
-        }
+        # No compose: the benchmark measures listing, and connection vars would only add templating.
+        config = plugin_options(endpoint)
         plugin_cfg = work / "bench.azure_pools.yml"
         plugin_cfg.write_text(yaml.safe_dump(config, sort_keys=False))
         admin = ArmAdmin(endpoint)

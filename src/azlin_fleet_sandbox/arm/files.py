@@ -57,9 +57,9 @@ def env_sh(endpoint: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def inventory_config(endpoint: dict[str, Any], state_dir: Path, ssh_ports: bool) -> str:
-    """The inventory config for `azlin.fleet.azure_pools` against this endpoint."""
-    config: dict[str, Any] = {
+def plugin_options(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """The `azlin.fleet.azure_pools` options that point the plugin at this endpoint with its credentials."""
+    return {
         "plugin": "azlin.fleet.azure_pools",
         "auth_source": "credential",
         "authority_host": endpoint["base_url"],
@@ -70,6 +70,11 @@ def inventory_config(endpoint: dict[str, Any], state_dir: Path, ssh_ports: bool)
         "client_secret": endpoint["client_secret"],
         "hostname_source": ["private_ip"],
     }
+
+
+def inventory_config(endpoint: dict[str, Any], state_dir: Path, ssh_ports: bool) -> str:
+    """The inventory config for `azlin.fleet.azure_pools` against this endpoint, reaching the sandbox's hosts."""
+    config = plugin_options(endpoint)
     key, known_hosts = state_dir / "id_ed25519", state_dir / "known_hosts"
     # Reach the VMs the way the sandbox's static hosts.yml does: its client key and known_hosts, checking on.
     compose = {
