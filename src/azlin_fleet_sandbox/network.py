@@ -115,5 +115,10 @@ def delete_netns(netns: str) -> None:
 
 
 def delete_link(name: str) -> None:
-    if link_exists(name):
-        ip("link", "delete", name)
+    if not link_exists(name):
+        return
+    proc = ip("link", "delete", name, check=False)
+    # A veth end goes away by itself once its peer's namespace is deleted, which can happen between the check
+    # and the delete: only a link that is still there is a failure.
+    if proc.returncode != 0 and link_exists(name):
+        raise SandboxError(f"Network command 'ip link delete {name}'", proc.stderr.strip() or f"exit {proc.returncode}")
