@@ -5,6 +5,8 @@ Every test under tests/integration is marked ``integration``. The session sandbo
 (``.sandbox``, prefix ``azf``); a lock file serialises concurrent test sessions on one machine.
 
 Environment: ``FLEET_ANSIBLE_VENV`` (venv of the ansible-core under test, default ``.venv``);
+``FLEET_TEST_SANDBOX`` = ``PREFIX:NET`` (e.g. ``az1:11``) gives the test sandbox another identity, so test
+sessions of two checkouts can run at once;
 ``FLEET_SANDBOX_AZURE=0`` starts the sandbox without the Azure endpoint (while it is being developed).
 """
 
@@ -66,7 +68,7 @@ def sandbox_remains(state_dir: Path, prefix: str) -> list[str]:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """The session's sandbox: 8 hosts (+ the Azure endpoint); torn down and checked for leftovers at the end."""
-    lock_path = REPO / ".sandbox-test.lock"
+    lock_path = TEST_STATE_DIR.with_name(".sandbox-test.lock")
     with open(lock_path, "a+") as lock:
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
@@ -77,7 +79,8 @@ def sandbox() -> Iterator[Sandbox]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"Another test session holds {lock_path} for more than {LOCK_TIMEOUT} s")
                 time.sleep(0.5)
-        box = Sandbox(TEST_STATE_DIR, prefix="azt", net=1)
+        prefix, net = os.environ.get("FLEET_TEST_SANDBOX", "azt:1").split(":")
+        box = Sandbox(TEST_STATE_DIR, prefix=prefix, net=int(net))
         box.down()  # whatever a crashed session left behind
         box.up(hosts=TEST_HOSTS, azure=os.environ.get("FLEET_SANDBOX_AZURE", "1") != "0")
         try:
