@@ -1,10 +1,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The workflow schema: parse and validate workflow YAML, order steps into layers, plan and render a dry run.
+"""The workflow schema: parse and validate workflow YAML, order steps into layers and barrier segments.
 
-This is the one definition of a workflow. ``docs/workflow-schema.json`` documents it, the ``workflow_plan``
-action validates with it before any host connects, and ``workflow_state`` and ``workflow_step`` decide and run
-its steps per host. A plain ``azlin.fleet.run`` is a one-step workflow (``workflow_run``) and uses the same
-decisions.
+This is the one definition of a workflow. ``docs/workflow-schema.json`` documents it, ``fleet_plan`` validates
+with it before any host connects, and ``workflow_state`` and ``workflow_step`` decide and run its steps per
+host. A plain ``azlin.fleet.run`` is a one-step workflow (``workflow_run``) and uses the same decisions.
 """
 
 from __future__ import annotations
@@ -30,8 +29,10 @@ Action = Literal["run", "blocked", "skipped", "not_started", "wait"]
 TOP_KEYS = ("version", "name", "description", "targets", "defaults", "steps")
 STEP_KEYS = (
     "name", "command", "script", "requires", "when", "timeout", "retries", "continue_on_error", "on_failure",
-    "fleet_wide", "sequence", "health", "env", "become", "chdir",
+    "fleet_wide", "throttle", "health", "env", "become", "chdir",
 )
+#: Deprecated step keys and their replacement (read with a warning).
+DEPRECATED_KEYS = {"sequence": "throttle"}
 #: azlin's older format, mapped onto the canonical keys (``parallel`` is handled on its own).
 LEGACY_KEYS = {"depends_on": "requires", "condition": "when", "retry_on_failure": "retries"}
 DEFAULT_KEYS = ("timeout", "retries", "continue_on_error", "become", "env", "chdir", "when")
@@ -67,7 +68,7 @@ class Step:
     continue_on_error: bool = False
     on_failure: str | None = None
     fleet_wide: bool = False
-    sequence: int | None = None
+    throttle: int | None = None  # at most this many hosts run the step at once (no barrier)
     health: Health | None = None
     env: dict[str, str] = field(default_factory=dict)
     become: bool = False
@@ -82,6 +83,7 @@ class Workflow:
     steps: tuple[Step, ...]
     targets: str | None = None
     description: str = ""
+    warnings: tuple[str, ...] = ()  # deprecated spellings that were accepted
 
     def step(self, name: str) -> Step:
         """Return the step called ``name``."""
@@ -110,8 +112,11 @@ class Decision:
 # Loading and validation
 
 
-def load_workflow_text(text: str, source: str = "<inline>") -> Workflow:
-    """Parse workflow YAML text; every problem is reported at once, located by path and line."""
+def load_workflow_text(text: str, source: str = "<inline>", defaults: Mapping[str, Any] | None = None) -> Workflow:
+    """Parse workflow YAML text; every problem is reported at once, located by path and line.
+
+    ``defaults`` override the workflow's own ``defaults`` (the run flags); a step's own keys still win.
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -126,7 +131,7 @@ def load_workflow_text(text: str, source: str = "<inline>") -> Workflow:
     lines: dict[str, int] = {}
     if root is not None:
         _index_lines(root, "", lines)
-    return parse_workflow(data, source, lines)
+    return parse_workflow(data, source, lines, defaults)
 
 
 def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
@@ -162,7 +167,10 @@ class _Problems:
         self.items.append(FleetUsageError(subject, reason, hint, f"{location} ({path or 'top level'})"))
 
 
-def parse_workflow(data: Any, source: str = "<inline>", lines: Mapping[str, int] | None = None) -> Workflow:
+def parse_workflow(
+    data: Any, source: str = "<inline>", lines: Mapping[str, int] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Workflow:
     """Validate a workflow given as plain data (canonical or azlin's older format) and return it.
 
     Raises ``FleetValidationError`` listing every problem: unknown keys, wrong types, duplicate names, unknown
@@ -187,27 +195,30 @@ def parse_workflow(data: Any, source: str = "<inline>", lines: Mapping[str, int]
     if not isinstance(description, str):
         problems.add("description", "Workflow description", f"expected a string, got {_kind(description)}")
         description = ""
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, Mapping):
-        problems.add("defaults", "Workflow defaults", f"expected a mapping, got {_kind(defaults)}")
-        defaults = {}
-    for key in defaults:
+    own_defaults = data.get("defaults") or {}
+    if not isinstance(own_defaults, Mapping):
+        problems.add("defaults", "Workflow defaults", f"expected a mapping, got {_kind(own_defaults)}")
+        own_defaults = {}
+    for key in own_defaults:
         if key not in DEFAULT_KEYS:
             problems.add(f"defaults.{key}", f"Default {key!r}", "not a key that can have a default",
                          f"Use one of: {', '.join(DEFAULT_KEYS)}.")
+    step_defaults = {**own_defaults, **(defaults or {})}
+    warnings: list[str] = []
     raw_steps = data.get("steps")
     steps: list[Step] = []
     if not isinstance(raw_steps, list) or not raw_steps:
         problems.add("steps", "Workflow steps", f"expected a non-empty list of steps, got {_kind(raw_steps)}")
     else:
         for i, raw in enumerate(raw_steps):
-            step = _parse_step(raw, f"steps[{i}]", defaults, problems)
+            step = _parse_step(raw, f"steps[{i}]", step_defaults, problems, warnings)
             if step is not None:
                 steps.append(step)
     _check_graph(steps, raw_steps if isinstance(raw_steps, list) else [], problems)
     if problems.items:
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
-    return Workflow(name=name, steps=tuple(steps), targets=targets, description=description)
+    return Workflow(name=name, steps=tuple(steps), targets=targets, description=description,
+                    warnings=tuple(warnings))
 
 
 def _kind(value: Any) -> str:
@@ -233,7 +244,9 @@ def _step_label(raw: Mapping[str, Any], path: str) -> str:
     return f"Step {name!r}" if isinstance(name, str) and name else f"Step {path}"
 
 
-def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Problems) -> Step | None:
+def _parse_step(
+    raw: Any, path: str, defaults: Mapping[str, Any], problems: _Problems, warnings: list[str]
+) -> Step | None:
     if not isinstance(raw, Mapping):
         problems.add(path, f"Step {path}", f"expected a mapping, got {_kind(raw)}")
         return None
@@ -250,13 +263,20 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
             if canonical in raw:
                 problems.add(f"{path}.{key}", label, f"both {key!r} and {canonical!r} are given", "Keep one of them.")
             values[canonical] = _legacy_retries(value) if key == "retry_on_failure" else value
+        elif key in DEPRECATED_KEYS:
+            canonical = DEPRECATED_KEYS[key]
+            if canonical in raw:
+                problems.add(f"{path}.{key}", label, f"both {key!r} and {canonical!r} are given", "Keep one of them.")
+            warnings.append(f"{label}: {key!r} is deprecated; write {canonical!r} (same meaning: at most N hosts "
+                            "run the step at once)")
+            values[canonical] = value
         elif key == "parallel":
-            sequence = _legacy_parallel(value)
-            if sequence is False:
+            throttle = _legacy_parallel(value)
+            if throttle is False:
                 problems.add(f"{path}.parallel", label, f"'parallel' must be a boolean or a positive number, "
                              f"got {_kind(value)}")
-            elif sequence is not None and "sequence" not in raw:
-                values["sequence"] = sequence
+            elif throttle is not None and "throttle" not in raw and "sequence" not in raw:
+                values["throttle"] = throttle
         else:
             problems.add(f"{path}.{key}", label, f"unknown key {key!r}", f"Use one of: {', '.join(STEP_KEYS)}.")
 
@@ -298,7 +318,7 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
                 when = None
     check("timeout", _is_int(values.get("timeout")) and values.get("timeout", 0) > 0, "a positive number of seconds")
     check("retries", _is_int(values.get("retries")) and values.get("retries", 0) >= 0, "a number >= 0")
-    check("sequence", _is_int(values.get("sequence")) and values.get("sequence", 0) >= 1, "a number >= 1")
+    check("throttle", _is_int(values.get("throttle")) and values.get("throttle", 0) >= 1, "a number >= 1")
     for flag in ("continue_on_error", "fleet_wide", "become"):
         check(flag, isinstance(values.get(flag), bool), "true or false")
     check("on_failure", isinstance(values.get("on_failure"), str), "a step name")
@@ -321,7 +341,7 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
         continue_on_error=values.get("continue_on_error", False),
         on_failure=values.get("on_failure"),
         fleet_wide=values.get("fleet_wide", False),
-        sequence=values.get("sequence"),
+        throttle=values.get("throttle"),
         health=health,
         env={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in env.items()},
         become=values.get("become", False),
@@ -502,20 +522,35 @@ def order_steps(workflow: Workflow) -> list[str]:
     return [name for layer in layer_steps(workflow) for name in layer]
 
 
-def plan_workflow(workflow: Workflow, hosts: Sequence[str] = ()) -> dict[str, Any]:
-    """A JSON-ready execution plan: layers, the ordered steps (as canonical dicts), handlers and targets."""
+def segment_steps(workflow: Workflow) -> list[list[str]]:
+    """Regular steps in run order, cut into segments only where a step requires a fleet-wide step.
+
+    Inside a segment each host walks its own DAG without waiting for other hosts; between segments every host
+    finishes the earlier one (the barrier). A step's segment is the latest of its dependencies' segments, plus
+    one after a fleet-wide dependency.
+    """
+    segment: dict[str, int] = {}
     order = order_steps(workflow)
-    return {
-        "version": 1,
-        "name": workflow.name,
-        "targets": workflow.targets,
-        "hosts": sorted(hosts),
-        "layers": layer_steps(workflow),
-        "order": order,
-        "handlers": sorted(workflow.handlers),
-        "steps": [step_to_dict(workflow.step(n)) for n in order],
-        "workflow": workflow_to_dict(workflow),
-    }
+    for name in order:
+        step = workflow.step(name)
+        segment[name] = max((segment[d] + (1 if workflow.step(d).fleet_wide else 0) for d in step.requires),
+                            default=0)
+    out: list[list[str]] = [[] for _seg in range(max(segment.values(), default=-1) + 1)]
+    for name in order:
+        out[segment[name]].append(name)
+    return out
+
+
+def workflow_from_steps(name: str, steps: Sequence[Mapping[str, Any]]) -> Workflow:
+    """Rebuild a workflow from the canonical step dicts of a published plan (already validated: no checks)."""
+    built = []
+    for data in steps:
+        values = dict(data)
+        values["requires"] = tuple(values.get("requires", ()))
+        values["env"] = dict(values.get("env") or {})
+        health = values.pop("health", None)
+        built.append(Step(**values, health=Health(**health) if health else None))
+    return Workflow(name=name, steps=tuple(built))
 
 
 def resolve_scripts(workflow: Workflow, base: Path) -> Workflow:
@@ -556,34 +591,3 @@ def workflow_to_dict(workflow: Workflow) -> dict[str, Any]:
         data["description"] = workflow.description
     data["steps"] = [step_to_dict(s) for s in workflow.steps]
     return data
-
-
-def render_plan(plan: Mapping[str, Any], gates: Mapping[str, str] | None = None) -> list[str]:
-    """Lines describing a plan for a dry run: layers in dependency order, each step's gate, targets."""
-    lines = [f"workflow {plan['name']!r}: {len(plan['order'])} step(s) in {len(plan['layers'])} layer(s)"]
-    lines.append(f"targets: {plan.get('targets') or '(from fleet_targets)'}")
-    if plan.get("hosts"):
-        lines.append(f"hosts: {', '.join(plan['hosts'])}")
-    steps = {s["name"]: s for s in plan["steps"]}
-    for i, layer in enumerate(plan["layers"], 1):
-        lines.append(f"layer {i}:")
-        for name in layer:
-            step = steps[name]
-            extras = []
-            if step.get("requires"):
-                extras.append("requires " + ", ".join(step["requires"]))
-            if step.get("when"):
-                extras.append(f"when {step['when']}")
-            if step.get("fleet_wide"):
-                extras.append("fleet-wide barrier")
-            if step.get("sequence"):
-                extras.append(f"{step['sequence']} host(s) at a time")
-            if step.get("on_failure"):
-                extras.append(f"on_failure {step['on_failure']}")
-            if step.get("continue_on_error"):
-                extras.append("continue_on_error")
-            what = step.get("command") or f"script {step.get('script')}"
-            lines.append(f"  {name}: {what}" + (f"  [{'; '.join(extras)}]" if extras else ""))
-    if plan.get("handlers"):
-        lines.append("on_failure steps: " + ", ".join(plan["handlers"]))
-    return lines

@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Rollouts and azlin.fleet.run: the error budget, who may start next, and the run built from ``fleet_*`` vars.
 
-A rollout (azlin.fleet.run, or a step with ``sequence``) starts hosts in batches and stops at the first failure
+A rollout (``fleet_sequence``, or an error budget) starts hosts in batches and stops at the first failure
 or once the error budget is spent. An ``azlin.fleet.run`` is a one-step workflow whose step and dispatch
 settings come from the ``fleet_*`` variables.
 """
@@ -9,7 +9,7 @@ settings come from the ``fleet_*`` variables.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +18,11 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
     FleetUsageError,
     FleetValidationError,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import parse_parallel
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Decision, Workflow, _is_int, parse_workflow
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED
 
 # ---------------------------------------------------------------------------------------------------------------
-# Rollouts (azlin.fleet.run and steps with ``sequence``)
+# Rollouts
 
 
 def parse_budget(value: Any, what: str = "max_failures") -> tuple[int, bool] | None:
@@ -48,28 +48,21 @@ def budget_limit(budget: tuple[int, bool] | None, host_count: int) -> int | None
     return (number * host_count) // 100 if percent else number
 
 
-def decide_start(host: str, hosts: Sequence[str], outcomes: Mapping[str, str], *, max_failures: int | None,
-                 stop_on_failure: bool) -> Decision:
-    """Decide whether ``host`` may start in a rollout, given the outcomes (status per host) so far.
+def decide_start(failed: Mapping[str, str], *, max_failures: int | None, stop_on_failure: bool) -> Decision:
+    """Decide whether a host may start in a rollout, given the hosts that failed in earlier batches.
 
-    ``stop_on_failure`` (a rolling ``sequence``) stops at the first failed host; ``max_failures`` is the error
-    budget: once more hosts than that failed, no further host starts. Either way the host is ``not_started``.
+    ``failed`` maps each failed host to its status, in the order they failed. ``stop_on_failure`` (a rolling
+    ``--sequence``) stops at the first failed host; ``max_failures`` is the error budget: once more hosts than
+    that failed, no further host starts. Either way the host is ``not_started``.
     """
-    failed = sorted((h for h in hosts if outcomes.get(h) in FAILED - {"not_started"}), key=list(hosts).index)
-    if stop_on_failure and failed:
-        return Decision("run", "not_started", f"rollout stopped after {failed[0]!r} failed ({outcomes[failed[0]]})",
-                        failed[0])
-    if max_failures is not None and len(failed) > max_failures:
-        return Decision("run", "not_started", f"error budget exhausted: {len(failed)} host(s) failed "
-                        f"({', '.join(failed)}), max_failures is {max_failures}", failed[0])
+    names = list(failed)
+    if stop_on_failure and names:
+        return Decision("run", "not_started", f"rollout stopped after {names[0]!r} failed ({failed[names[0]]})",
+                        names[0])
+    if max_failures is not None and len(names) > max_failures:
+        return Decision("run", "not_started", f"error budget exhausted: {len(names)} host(s) failed "
+                        f"({', '.join(names)}), max_failures is {max_failures}", names[0])
     return Decision("run", "run")
-
-
-def batches(hosts: Sequence[str], size: int | None) -> list[list[str]]:
-    """Split hosts (already in dispatch order) into rollout batches of ``size`` (None: one batch)."""
-    if not size:
-        return [list(hosts)] if hosts else []
-    return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -102,7 +95,8 @@ class RunSettings:
     max_failures: int | str | None = None
 
 
-def _unset(value: Any) -> bool:
+def is_unset(value: Any) -> bool:
+    """Tell whether a variable counts as not given (None or blank text, as AWX sends a blank survey answer)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -110,12 +104,12 @@ def run_workflow(values: Mapping[str, Any]) -> Workflow:
     """The one-step workflow an ``azlin.fleet.run`` is; problems name the fleet_* variable."""
     step: dict[str, Any] = {"name": RUN_STEP}
     for var, key in RUN_VARS.items():
-        if not _unset(values.get(var)):
-            step[key] = _coerce(values[var], RUN_TYPES.get(key, "str"))
+        if not is_unset(values.get(var)):
+            step[key] = coerce_text(values[var], RUN_TYPES.get(key, "str"))
     health = {
-        key: _coerce(values[var], HEALTH_TYPES.get(key, "str"))
+        key: coerce_text(values[var], HEALTH_TYPES.get(key, "str"))
         for var, key in HEALTH_VARS.items()
-        if not _unset(values.get(var))
+        if not is_unset(values.get(var))
     }
     if health:
         step["health"] = health
@@ -135,7 +129,7 @@ def run_workflow(values: Mapping[str, Any]) -> Workflow:
         raise FleetValidationError("Invalid fleet_* variables", problems) from None
 
 
-def _coerce(value: Any, kind: str) -> Any:
+def coerce_text(value: Any, kind: str) -> Any:
     """Text that spells a value of the field's schema ``kind`` (int, number, bool) becomes that value.
 
     Survey and ``-e key=value`` input arrives as text. Only fields whose schema type is a number or a boolean
@@ -155,31 +149,31 @@ def _coerce(value: Any, kind: str) -> Any:
     return value
 
 
-def run_settings(values: Mapping[str, Any], host_count: int, parse_parallel: Callable[[Any, int], int]) -> RunSettings:
+def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
     """Batches, throttle, stop rule and error budget of a run, from fleet_sequence/parallel/max_failures."""
     problems: list[FleetError] = []
     sequence = values.get("fleet_sequence")
     parallel = values.get("fleet_parallel")
     budget = values.get("fleet_max_failures")
     seq: int | None = None
-    if not _unset(sequence) and sequence is not False:
-        seq = 1 if sequence is True else _coerce(sequence, "int")
+    if not is_unset(sequence) and sequence is not False:
+        seq = 1 if sequence is True else coerce_text(sequence, "int")
         if not _is_int(seq) or seq < 1:
             problems.append(FleetUsageError(f"Invalid fleet_sequence {sequence!r}", "expected a number of hosts >= 1",
                                             "Use fleet_sequence: 1 for one host at a time."))
     par = None
-    if not _unset(parallel):
+    if not is_unset(parallel):
         try:
             par = parse_parallel(parallel, max(1, host_count))
         except FleetError as ex:
             problems.append(ex)
     try:
-        parse_budget(None if _unset(budget) else budget)
+        parse_budget(None if is_unset(budget) else budget)
     except FleetError as ex:
         problems.append(ex)
     if problems:
         raise FleetValidationError("Invalid fleet_* variables", problems) if len(problems) > 1 else problems[0]
-    has_budget = not _unset(budget)
+    has_budget = not is_unset(budget)
     if seq is not None:
         return RunSettings(serial=seq, throttle=0, stop_on_failure=True,
                            max_failures=budget if has_budget else None)

@@ -1,20 +1,23 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Running one workflow step on one host: the argv, retries, attempt outcomes, health check and ``when`` gate.
+"""Running a host's workflow steps: the argv, retries, attempt outcomes, health check, ``when`` gate, rollout.
 
-The ``run_step`` action supplies the I/O (``execute`` runs a module on the host, ``sleep`` waits); everything
-here decides what to run and how to record it.
+The ``run_steps`` action supplies the I/O (``execute`` runs a module or the command on the host, ``sleep``
+waits, ``slot`` holds a step's throttle slot); everything here decides what to run and how to record it.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import evaluate_gate, parse_gate
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Decision, Health, Step, parse_workflow
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import budget_limit, decide_start, parse_budget
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import States, decide_step, record_status
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Health, Step, Workflow, order_steps
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import decide_start
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED, decide_step, record_status
 
 #: Runs one module on the host: (module name, args) -> result dict; ``{"unreachable": True}`` on connection loss.
 Execute = Callable[[str, dict[str, Any]], Mapping[str, Any]]
@@ -35,6 +38,26 @@ def build_argv(step: Step, script_text: str | None = None) -> tuple[list[str], s
     if step.timeout:
         argv = ["timeout", "--kill-after=5", str(step.timeout), *argv]
     return argv, stdin
+
+
+def shell_script(argv: Sequence[str], stdin: str | None, env: Mapping[str, str], chdir: str | None,
+                 delimiter: str) -> str:
+    """The text fed to ``/bin/sh -s`` on the host that runs a step without Python, in one SSH exec.
+
+    The command, its environment and a script body travel on stdin, never in an argv that ``ps`` shows on the
+    controller or the host. The command's own stdin is /dev/null, or the script (a quoted here-document ended
+    by ``delimiter``, which must not occur in it).
+    """
+    lines = [f"export {name}={shlex.quote(str(value))}" for name, value in env.items()]
+    if chdir:
+        lines.append(f"cd -- {shlex.quote(chdir)} || exit 1")
+    command = "exec " + shlex.join(argv)
+    if stdin is None:
+        lines.append(command + " </dev/null")
+    else:
+        body = stdin if stdin.endswith("\n") else stdin + "\n"
+        lines.append(f"{command} <<'{delimiter}'\n{body}{delimiter}")
+    return "\n".join(lines) + "\n"
 
 
 def retry_delay(attempt: int, base: float) -> float:
@@ -72,94 +95,120 @@ def evaluate_when(gate: str, metrics: Mapping[str, Any]) -> tuple[bool, str]:
     return verdict.passed, "; ".join(verdict.reasons)
 
 
-def run_step(
-    workflow_data: Mapping[str, Any], step_name: str, host: str, hosts: Sequence[str], states: States, *,
-    execute: Execute, sleep: Callable[[float], None],
-    judge_when: Callable[[str, Mapping[str, Any]], tuple[bool, str]] = evaluate_when, trigger: str | None = None,
-    stop_on_failure: bool = False, max_failures: Any = None, base_delay: float = 2.0, script_text: str | None = None,
-) -> dict[str, Any]:
-    """Decide and, if allowed, run one step on one host; return the task result (with ``fleet_*`` keys).
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """The rollout rules a host checks before its first step: stop at the first failure, or an error budget."""
 
-    ``judge_when(gate, metrics) -> (passes, reason)`` judges a step's ``when`` gate on fresh probe metrics.
+    stop_on_failure: bool = False
+    max_failures: int | None = None  # failed hosts tolerated (already resolved against the host count)
+
+    @property
+    def applies(self) -> bool:
+        return self.stop_on_failure or self.max_failures is not None
+
+
+#: Holds a throttle slot of a step for as long as the step runs on this host (a context manager factory).
+Slot = Callable[[Step], AbstractContextManager[None]]
+
+
+def run_segment(
+    workflow: Workflow, names: Sequence[str], mine: dict[str, dict[str, Any]], *,
+    execute: Execute, sleep: Callable[[float], None], slot: Slot, tally: Mapping[str, Any] | None = None,
+    rollout: Rollout = Rollout(), scripts: Mapping[str, str] | None = None, base_delay: float = 2.0,
+) -> list[dict[str, Any]]:
+    """Walk one host through the steps ``names`` of a segment (in run order); return one entry per step.
+
+    ``mine`` is this host's step states so far and is updated in place. A step starts as soon as its
+    ``requires`` succeeded here (and, for fleet-wide ones, everywhere: ``tally``); a failed step blocks its
+    dependents on this host only and runs its ``on_failure`` step here. A host that has not started yet first
+    checks the ``rollout`` rules against the hosts that failed in earlier batches (``tally["failed"]``).
     """
-    workflow = parse_workflow(workflow_data)
-    step = workflow.step(step_name)
-    mine = {k: dict(v) for k, v in states.get(host, {}).items()}
-    if trigger is not None:
-        decision = Decision(step_name, "run", f"on_failure of {trigger!r}")
-    else:
-        decision = decide_step(workflow, step_name, host, states)
-        if decision.action == "run" and (stop_on_failure or max_failures not in (None, "")):
-            outcomes = {h: states[h][step_name]["status"] for h in hosts if step_name in states.get(h, {})}
-            limit = budget_limit(parse_budget(max_failures), len(hosts))
-            decision = decide_start(host, hosts, outcomes, max_failures=limit, stop_on_failure=stop_on_failure)
-            decision = Decision(step_name, decision.action, decision.reason, decision.cause)
-    if decision.action == "wait":
-        raise FleetUsageError(f"Step {step_name!r}", f"started on {host!r} before its dependencies finished "
-                              f"({decision.reason})", "Run the steps in the order of the workflow plan.")
-    result: dict[str, Any] = {"changed": False, "failed": False, "fleet_step": step_name, "fleet_attempts": 0}
-    if decision.action != "run":
-        mine[step_name] = record_status(step, decision.action, decision.reason, decision.cause)
-        return _finish(result, mine, step_name)
-    if step.when:
-        probe = execute("azlin.fleet.fleet_probe", {})
-        if probe.get("unreachable") or probe.get("failed"):
-            passes, why = False, f"unmeasurable: {probe.get('msg', 'probe failed')}"
-        else:
-            passes, why = judge_when(step.when, probe.get("metrics", probe))
-        if not passes:
-            mine[step_name] = record_status(step, "skipped", f"gate {step.when!r} not met: {why}")
-            result["fleet_report_status"] = "gated"
-            return _finish(result, mine, step_name)
-    argv, stdin = build_argv(step, script_text)
-    module_args: dict[str, Any] = {"argv": argv}
-    if stdin is not None:
-        module_args["stdin"] = stdin
-    if step.chdir:
-        module_args["chdir"] = step.chdir
-    status, reason, last = "failed", "", {}
-    for attempt in range(1, step.retries + 2):
-        if attempt > 1:
-            sleep(retry_delay(attempt - 1, base_delay))
-        last = execute("ansible.builtin.command", module_args)
-        result["fleet_attempts"] = attempt
-        status, reason = classify_attempt(step, last)
-        if status == "ok":
-            break
-    if status == "ok" and step.health is not None:
-        check = execute("azlin.fleet.health_check", health_args(step.health))
-        if check.get("unreachable") or check.get("failed"):
-            status, reason = "failed", f"unhealthy: {check.get('msg', 'health check failed')}"
-            result["fleet_health"] = {
-                k: check[k] for k in ("healthy", "probes", "elapsed", "last", "msg") if k in check
-            }
+    entries: list[dict[str, Any]] = []
+    if not mine and rollout.applies:
+        failed = dict((tally or {}).get("failed", {}))
+        start = decide_start(failed, max_failures=rollout.max_failures, stop_on_failure=rollout.stop_on_failure)
+        if start.action != "run":
+            for name in order_steps(workflow):
+                mine[name] = record_status(workflow.step(name), start.action, start.reason, start.cause)
+                entries.append(step_entry(name, mine[name]))
+            return entries
+    for name in names:
+        if name in mine:
+            continue
+        step = workflow.step(name)
+        decision = decide_step(workflow, name, mine, tally)
+        if decision.action == "wait":
+            raise FleetUsageError(f"Step {name!r}", f"reached before its dependencies ran ({decision.reason})",
+                                  "This is a planning bug: the segments must follow the dependency order.")
+        if decision.action != "run":
+            mine[name] = record_status(step, decision.action, decision.reason, decision.cause)
+            entries.append(step_entry(name, mine[name]))
+            continue
+        entry = _run_one(step, mine, execute=execute, sleep=sleep, slot=slot, scripts=scripts or {},
+                         base_delay=base_delay)
+        entries.append(entry)
+        if step.on_failure and mine[name]["status"] in FAILED:
+            handler = workflow.step(step.on_failure)
+            entries.append(_run_one(handler, mine, execute=execute, sleep=sleep, slot=slot, scripts=scripts or {},
+                                    base_delay=base_delay, trigger=name))
+    return entries
+
+
+def step_entry(name: str, state: Mapping[str, Any], shown: str | None = None,
+               result: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One element of ``fleet_steps``: the step's report status (an ignored failure shows as that failure, with
+    ``ignored``), its reason and, when it ran, the command's rc, streams, attempts and times."""
+    status = shown or state.get("failure") or state["status"]
+    entry: dict[str, Any] = {
+        "step": name, "status": status, "reason": state.get("reason", ""), "cause": state.get("cause"),
+        "ignored": state["status"] == "ignored",
+    }
+    for key in ("rc", "stdout", "stderr", "start", "end", "delta", "duration", "attempts", "health", "binary"):
+        if result is not None and key in result:
+            entry[key] = result[key]
+    return entry
+
+
+def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, sleep: Callable[[float], None],
+             slot: Slot, scripts: Mapping[str, str], base_delay: float, trigger: str | None = None) -> dict[str, Any]:
+    """Run one step on this host (gate, attempts, health), record its state in ``mine``; return its entry."""
+    with slot(step):
+        if step.when:
+            probe = execute("azlin.fleet.fleet_probe", {})
+            if probe.get("unreachable") or probe.get("failed"):
+                passes, why = False, f"unmeasurable: {probe.get('msg', 'probe failed')}"
+            else:
+                passes, why = evaluate_when(step.when, probe.get("metrics", probe))
+            if not passes:
+                mine[step.name] = record_status(step, "skipped", f"gate {step.when!r} not met: {why}")
+                return step_entry(step.name, mine[step.name], shown="gated")
+        argv, stdin = build_argv(step, scripts.get(step.name))
+        module_args: dict[str, Any] = {"argv": argv, "env": dict(step.env), "become": step.become}
+        if stdin is not None:
+            module_args["stdin"] = stdin
+        if step.chdir:
+            module_args["chdir"] = step.chdir
+        status, reason, last, attempts = "failed", "", {}, 0
+        for attempt in range(1, step.retries + 2):
+            if attempt > 1:
+                sleep(retry_delay(attempt - 1, base_delay))
+            last = execute("ansible.builtin.command", module_args)
+            attempts = attempt
+            status, reason = classify_attempt(step, last)
+            if status == "ok":
+                break
+        health: dict[str, Any] | None = None
+        if status == "ok" and step.health is not None:
+            check = execute("azlin.fleet.health_check", health_args(step.health))
+            if check.get("unreachable") or check.get("failed"):
+                status, reason = "failed", f"unhealthy: {check.get('msg', 'health check failed')}"
+                health = {k: check[k] for k in ("healthy", "probes", "elapsed", "last", "msg") if k in check}
     if trigger is not None:
         reason = f"on_failure of {trigger!r}" + (f"; {reason}" if reason else "")
-    if result["fleet_attempts"] > 1 and status == "ok":
-        reason = f"succeeded on attempt {result['fleet_attempts']}"
-    for key in ("rc", "stdout", "stderr", "cmd", "delta", "start", "end"):
-        if key in last:
-            result[key] = last[key]
-    if last.get("unreachable"):
-        result["msg"] = last.get("msg", "")
-    result["changed"] = True
-    mine[step_name] = record_status(step, status, reason)
-    return _finish(result, mine, step_name)
-
-
-def _finish(result: dict[str, Any], mine: dict[str, Any], step_name: str) -> dict[str, Any]:
-    entry = mine[step_name]
-    status = entry["status"]
-    # The report shows the raw failure of a continue_on_error step; the playbook marks it ignored.
-    shown = result.pop("fleet_report_status", None) or (
-        entry["reason"].split(" ", 1)[0] if status == "ignored" else status
-    )
-    result.update(
-        fleet_status=shown,
-        fleet_reason=entry["reason"],
-        fleet_states=mine,
-        failed=status in {"failed", "timeout", "unreachable", "ignored"},
-    )
-    if result["failed"] and "msg" not in result:
-        result["msg"] = f"step {step_name!r} {status}: {entry['reason']}"
-    return result
+    if attempts > 1 and status == "ok":
+        reason = f"succeeded on attempt {attempts}"
+    mine[step.name] = record_status(step, status, reason)
+    result = dict(last, attempts=attempts)
+    if health is not None:
+        result["health"] = health
+    return step_entry(step.name, mine[step.name], result=result)
