@@ -20,7 +20,7 @@ description:
   - A result carrying C(fleet_steps) (a list of per-step entries, as the workflow pipeline's step action returns)
     becomes one report row per entry, under the report task C(step:<name>) named by the step; the task's own
     result is then no row.
-  - The JSON report's C(run) object says whether the run itself can be trusted: C(status) is C(interrupted) after
+  - The JSON report's C(run) object says whether the run itself can be trusted. C(status) is C(interrupted) after
     SIGINT or SIGTERM, else C(incomplete) when C(internal_errors) is not empty, else C(complete).
     C(internal_errors) holds every C(fleet_internal_error) a result carries and every failed quiet task (not
     ignored) whose result has none of C(fleet_refused), C(fleet_nothing_selected) and C(fleet_status), such as an
@@ -186,6 +186,7 @@ class CallbackModule(CallbackBase):
             ignore_whitespace=self.get_option("ignore_whitespace"),
             include_stderr=self.get_option("include_stderr"),
             max_output=self.get_option("max_output"),
+            normalize_hosts=self.get_option("normalize_hosts"),
         )
         try:
             self._collector = ReportCollector(build_masker(self.get_option("mask_patterns") or ()), options)
@@ -243,6 +244,9 @@ class CallbackModule(CallbackBase):
     def _record(self, event: str, result, ignored: bool = False) -> None:
         task = result.task
         self._add_task(task)
+        address = result.host.vars.get("ansible_host")
+        if isinstance(address, str) and "{" not in address:  # a literal address, never a template
+            self._collector.learn_host(result.host.get_name(), (address,))
         records, plan = self._collector.take_result(
             result.host.get_name(),
             task._uuid,

@@ -102,7 +102,10 @@ def build_report(
     diff_context: int = 3,
 ) -> dict[str, Any]:
     """Build the JSON-ready report dict from everything a collector recorded."""
-    outputs = {key: {"text": e.text, "size": e.size, "truncated": e.truncated} for key, e in collector.outputs.items()}
+    outputs = {
+        key: {"text": e.text, "size": e.size, "truncated": e.truncated, "binary": e.binary}
+        for key, e in collector.outputs.items()
+    }
     by_task: dict[str, list[dict[str, Any]]] = {}
     for record in collector.results:
         by_task.setdefault(record.task_id, []).append(_result_dict(record))
@@ -134,6 +137,8 @@ def build_report(
 def _result_dict(record: HostResult) -> dict[str, Any]:
     result = asdict(record)
     del result["task_id"]
+    if result["identity"] is not None:
+        result["identity"] = list(result["identity"])
     return result
 
 
@@ -156,6 +161,7 @@ def plan_task_entry(plan: Mapping[str, Any], index: int) -> dict[str, Any]:
                 "no_log": False,
                 "start": None,
                 "end": None,
+                "identity": None,
             }
         )
     parts = [f"gate {plan['gate']}" if plan.get("gate") else "no gate", f"by {plan.get('route_by', 'score')}"]
@@ -233,6 +239,9 @@ def upgrade_report(report: dict[str, Any]) -> dict[str, Any]:
             for result in task.get("results", []):
                 result.setdefault("start", None)
                 result.setdefault("end", None)
+                result.setdefault("identity", None)
+        for entry in report.get("outputs", {}).values():
+            entry.setdefault("binary", False)
         report["version"] = REPORT_VERSION
     return report
 

@@ -6,12 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_identity import (
+    HostIdentity,
+    build_identity,
+    kept_originals,
+    names_from_result,
+    replace_identity,
+)
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import Masker
 
 Status = Literal[
@@ -60,6 +67,7 @@ class NormalizeOptions:
     ignore_whitespace: bool = False
     include_stderr: bool = True
     max_output: int = 65536
+    normalize_hosts: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class OutputEntry:
     text: str
     size: int
     truncated: bool
+    binary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,8 @@ class HostResult:
     no_log: bool = False
     start: float | None = None
     end: float | None = None
+    # The host's own names the output's {host} placeholders stand for, in order (None: nothing replaced).
+    identity: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +205,8 @@ def classify_result(event: str, result: Mapping[str, Any], no_log: bool = False)
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "surrogateescape")  # clean_text turns undecodable bytes into U+FFFD
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
@@ -309,6 +322,9 @@ class ReportCollector:
     # (host, task id) -> start time of results still running; they are what an interrupt marks.
     _running: dict[tuple[str, str], float] = field(default_factory=dict)
     _ignore: tuple[re.Pattern[str], ...] = ()
+    # Host -> extra names (addresses, hostnames) and the identity built from them (rebuilt when they grow).
+    _names: dict[str, list[str]] = field(default_factory=dict)
+    _identities: dict[str, HostIdentity] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ignore = compile_ignore_patterns(self.options.ignore_patterns)
@@ -316,9 +332,8 @@ class ReportCollector:
     def add_task(self, task: TaskInfo) -> None:
         """Register a task (first registration wins, so the report keeps the run's task order)."""
         if task.id not in self.tasks:
-            self.tasks[task.id] = TaskInfo(
-                task.id, self.masker.mask(task.name), task.play, task.path, task.kind, task.quiet
-            )
+            name = self.masker.mask(clean_text(task.name)[0])
+            self.tasks[task.id] = TaskInfo(task.id, name, task.play, task.path, task.kind, task.quiet)
 
     def is_quiet(self, task_id: str) -> bool:
         """Tell whether a registered task is quiet (its results are not rows)."""
@@ -368,8 +383,8 @@ class ReportCollector:
         end: float | None,
         duration: float | None,
     ) -> HostResult:
-        output = None if no_log else self._store(outcome.stdout, outcome.stderr)
-        reason = self.masker.mask(outcome.reason) if outcome.reason and not no_log else None
+        output, identity = (None, None) if no_log else self._store(host, outcome.stdout, outcome.stderr)
+        reason = self.masker.mask(clean_text(outcome.reason)[0]) if outcome.reason and not no_log else None
         return HostResult(
             host,
             task_id,
@@ -384,6 +399,7 @@ class ReportCollector:
             no_log,
             start,
             end,
+            identity,
         )
 
     def take_result(
@@ -406,6 +422,8 @@ class ReportCollector:
         Returns the rows (none for a quiet task) and the plan when it was new or changed (None otherwise).
         """
         no_log = task_no_log or bool(result.get("_ansible_no_log")) or "censored" in result
+        if self.options.normalize_hosts and not no_log:
+            self.learn_host(host, names_from_result(result))
         plan = result.get("fleet_plan") if not no_log else None
         new_plan = plan if isinstance(plan, Mapping) and self.add_plan(plan) else None
         self._take_run_fields(host, task_id, event, result, ignored=ignored, no_log=no_log)
@@ -544,22 +562,70 @@ class ReportCollector:
                     marked.append(record)
         return marked
 
-    def _store(self, stdout: str, stderr: str) -> str | None:
+    def learn_host(self, host: str, names: Iterable[Any]) -> None:
+        """Add names or addresses a host is known by (inventory address, hostname it reported)."""
+        known = self._names.setdefault(host, [])
+        fresh = [n for n in names if isinstance(n, str) and n and n != host and n not in known]
+        if fresh:
+            known += fresh
+            self._identities.pop(host, None)
+
+    def identity_of(self, host: str) -> HostIdentity:
+        """The host's identity (its names, longest first, and the pattern finding them)."""
+        identity = self._identities.get(host)
+        if identity is None:
+            identity = self._identities[host] = build_identity(host, self._names.get(host, ()))
+        return identity
+
+    def _store(self, host: str, stdout: str, stderr: str) -> tuple[str | None, tuple[str, ...] | None]:
+        """Store an output once per distinct normalised content; return its key and the host's replaced names.
+
+        Order: clean (non-UTF-8 -> replacement characters, marked binary), replace the host's identity, then (once
+        per distinct text) mask, normalize for comparison, hash and truncate for storage.
+        """
         raw = stdout + ("\n" + stderr if stdout and stderr else stderr) if self.options.include_stderr else stdout
         if not raw:
-            return None
-        digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).digest()
+            return None, None
+        raw, binary = clean_text(raw)
+        originals: list[str] = []
+        if self.options.normalize_hosts:
+            raw, originals = replace_identity(raw, self.identity_of(host))
+        digest = hashlib.sha256(raw.encode("utf-8")).digest()
         key = self._raw_index.get(digest)
-        if key is not None:
-            return key
-        masked = self.masker.mask(raw)
-        normalized = normalize_output(masked, self._ignore, self.options.ignore_whitespace)
-        key = hashlib.sha256(normalized.encode("utf-8", "surrogateescape")).hexdigest()
-        if key not in self.outputs:
-            text, truncated = truncate_output(masked, self.options.max_output)
-            self.outputs[key] = OutputEntry(key, text, len(masked), truncated)
-        self._raw_index[digest] = key
-        return key
+        if key is None:
+            masked = self.masker.mask(raw)
+            del raw
+            normalized = normalize_output(masked, self._ignore, self.options.ignore_whitespace)
+            key = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+            del normalized
+            if key not in self.outputs:
+                text, truncated = truncate_output(masked, self.options.max_output)
+                self.outputs[key] = OutputEntry(key, text, len(masked), truncated, binary)
+            self._raw_index[digest] = key
+        if not originals:
+            return key, None
+        entry = self.outputs[key]
+        kept = kept_originals(entry.text, originals, entry.truncated, self.options.max_output // 2)
+        return key, tuple(kept) or None
+
+
+def clean_text(value: Any) -> tuple[str, bool]:
+    """Text that is safe to store as UTF-8: bytes and undecodable characters become U+FFFD.
+
+    The flag tells whether the value was not clean text (undecodable bytes, or NUL characters that mark binary data).
+    """
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", "replace")
+        return text, "\ufffd" in text or "\x00" in text
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():
+        return text, "\x00" in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: how Python carries undecodable bytes (surrogateescape) through str.
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), True
+    return text, "\x00" in text
 
 
 def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:

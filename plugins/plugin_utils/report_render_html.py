@@ -130,12 +130,15 @@ def _task_section(task: Mapping[str, Any], index: int, outputs: Mapping[str, Any
         f"({task['hosts']} hosts, {len(task['groups'])} groups)</span></h2>",
     ]
     has_diff = any(g["diff"] is not None for g in task["groups"])
+    identities = {r["host"]: r["identity"] for r in task.get("results", []) if r.get("identity")}
     for group in task["groups"]:
-        out += _group(group, outputs, has_diff)
+        out += _group(group, outputs, has_diff, identities)
     return out + ["</section>"]
 
 
-def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool) -> list[str]:
+def _group(
+    group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool, identities: Mapping[str, Any]
+) -> list[str]:
     status = escape(group["status"])
     rc = f" rc={group['rc']}" if group["rc"] is not None else ""
     role = ' <span class="badge">baseline</span>' if group["baseline"] and has_diff else ""
@@ -146,6 +149,16 @@ def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool)
         f'<span class="badge">{status}</span>{rc}{role}</h3>',
         f'<details><summary>hosts</summary><p class="hosts">{escape(" ".join(group["hosts"]))}</p></details>',
     ]
+    named = [(host, identities[host]) for host in group["hosts"] if host in identities]
+    if named:
+        rows = "".join(
+            f"<tr><td>{escape(str(host))}</td><td>{escape(', '.join(dict.fromkeys(str(n) for n in names)))}</td></tr>"
+            for host, names in named
+        )
+        out.append(
+            '<details class="identity"><summary>{host} stands for each host\'s own name</summary>'
+            f'<table class="identity"><tr><th>Host</th><th>{{host}} is</th></tr>{rows}</table></details>'
+        )
     if group["reasons"]:
         out.append(
             '<ul class="reasons">'

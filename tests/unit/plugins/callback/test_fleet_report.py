@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 class Host:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, address: str | None = None) -> None:
         self.name = name
+        self.vars = {"ansible_host": address} if address else {}
 
     def get_name(self) -> str:
         return self.name
