@@ -32,8 +32,9 @@ LINE = 64  # characters per output line, newline included
 
 
 class Host:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, address: str | None = None) -> None:
         self.name = name
+        self.vars = {"ansible_host": address} if address else {}
 
     def get_name(self) -> str:
         return self.name

@@ -17,6 +17,15 @@ description:
   - Hosts that a routing plan (from the P(azlin.fleet.least_loaded#strategy) strategy or the M(azlin.fleet.route)
     action) gated, could not measure or did not select are listed with their reasons. Results carrying
     C(fleet_status), C(fleet_reason), C(fleet_step) and C(fleet_attempts) override or enrich what is shown.
+  - A result carrying C(fleet_steps) (a list of per-step entries, as the workflow pipeline's step action returns)
+    becomes one report row per entry, under the report task C(step:<name>) named by the step; the task's own
+    result is then no row.
+  - The JSON report's C(run) object says whether the run itself can be trusted. C(status) is C(interrupted) after
+    SIGINT or SIGTERM, else C(incomplete) when C(internal_errors) is not empty, else C(complete).
+    C(internal_errors) holds every C(fleet_internal_error) a result carries and every failed quiet task (not
+    ignored) whose result has none of C(fleet_refused), C(fleet_nothing_selected) and C(fleet_status), such as an
+    action that crashed. C(refused) holds the lines of C(fleet_refused), C(nothing_selected) the
+    C(fleet_nothing_selected) object (C(targets), C(reason)).
   - Secrets are masked before anything is stored; results of C(no_log) tasks keep only their status.
   - Results of include tasks (C(include_tasks), C(include_role)) and of tasks whose vars set
     C(fleet_report_quiet=true) (internal playbook tasks, set as a task or block var) are not report rows. A routing
@@ -177,6 +186,7 @@ class CallbackModule(CallbackBase):
             ignore_whitespace=self.get_option("ignore_whitespace"),
             include_stderr=self.get_option("include_stderr"),
             max_output=self.get_option("max_output"),
+            normalize_hosts=self.get_option("normalize_hosts"),
         )
         try:
             self._collector = ReportCollector(build_masker(self.get_option("mask_patterns") or ()), options)
@@ -212,7 +222,8 @@ class CallbackModule(CallbackBase):
         self._collector.add_task(TaskInfo(task._uuid, task.get_name(), self._play, task.get_path() or "", kind, quiet))
 
     def v2_runner_on_start(self, host, task) -> None:
-        self._collector.start(host.get_name(), task._uuid, time.monotonic())
+        # Wall-clock seconds: the report's timeline places each host's results on one axis.
+        self._collector.start(host.get_name(), task._uuid, time.time())
 
     def v2_runner_on_ok(self, result) -> None:
         self._record("ok", result)
@@ -233,19 +244,23 @@ class CallbackModule(CallbackBase):
     def _record(self, event: str, result, ignored: bool = False) -> None:
         task = result.task
         self._add_task(task)
-        record, plan = self._collector.take_result(
+        address = result.host.vars.get("ansible_host")
+        if isinstance(address, str) and "{" not in address:  # a literal address, never a template
+            self._collector.learn_host(result.host.get_name(), (address,))
+        records, plan = self._collector.take_result(
             result.host.get_name(),
             task._uuid,
             event,
             result.result,
             task_no_log=bool(task.no_log),
             ignored=ignored,
-            now=time.monotonic(),
+            now=time.time(),
         )
         if plan is not None:
             self._emit(format_route_plan_event(plan))
-        if record is not None:
-            self._emit(format_event(record, self._collector.tasks[task._uuid].name, datetime.now(UTC).isoformat()))
+        now = datetime.now(UTC).isoformat()
+        for record in records:
+            self._emit(format_event(record, self._collector.tasks[record.task_id].name, now))
 
     # --- the end of the run: build once, write, print ---
 

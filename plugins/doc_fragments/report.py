@@ -78,6 +78,26 @@ options:
       - section: callback_fleet_report
         key: max_output
     version_added: 0.1.0
+  normalize_hosts:
+    description:
+      - "Before outputs are compared, replace each host's own identity in its output by the placeholder C({host}):
+        its inventory name, its address (C(ansible_host)), and the hostnames and addresses its results reveal
+        (gathered facts, a C(fleet_hostname) result field)."
+      - Outputs that differ only by the host that printed them (C(hostname), C(deployed on web-3)) then form one
+        group, and diffs show only real differences.
+      - A name is replaced only as a whole word of a host name or address, so C(web-1) is left alone inside
+        C(web-10) or C(10.0.0.12).
+      - The report keeps, for each host, the names its placeholders stand for (C(identity) in the JSON report, a
+        table in the HTML report), so every host's own text stays reachable.
+      - Set V(false) to compare outputs exactly as printed.
+    type: bool
+    default: true
+    env:
+      - name: AZLIN_FLEET_NORMALIZE_HOSTS
+    ini:
+      - section: callback_fleet_report
+        key: normalize_hosts
+    version_added: 0.1.0
   diff_context:
     description:
       - Lines of context around each change in the diffs of divergent groups against the baseline.

@@ -20,6 +20,7 @@ from typing import Any
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (
     HostResult,
+    InternalError,
     NormalizeOptions,
     Outcome,
     ReportCollector,
@@ -53,6 +54,7 @@ __all__ = [
     "NormalizeOptions",
     "Outcome",
     "ReportCollector",
+    "InternalError",
     "RunError",
     "TaskInfo",
     "assemble_report",
@@ -61,6 +63,8 @@ __all__ = [
     "build_task_entry",
     "classify_result",
     "default_report_name",
+    "empty_run",
+    "upgrade_report",
     "count_statuses",
     "format_event",
     "format_play_plan_event",
@@ -77,7 +81,9 @@ __all__ = [
 ]
 
 REPORT_FORMAT = "azlin.fleet.report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# Versions load_report reads: older reports are brought up to this version's shape (see upgrade_report).
+READABLE_VERSIONS = (1, 2)
 FILE_FORMATS = ("json", "md", "html")
 
 
@@ -96,7 +102,10 @@ def build_report(
     diff_context: int = 3,
 ) -> dict[str, Any]:
     """Build the JSON-ready report dict from everything a collector recorded."""
-    outputs = {key: {"text": e.text, "size": e.size, "truncated": e.truncated} for key, e in collector.outputs.items()}
+    outputs = {
+        key: {"text": e.text, "size": e.size, "truncated": e.truncated, "binary": e.binary}
+        for key, e in collector.outputs.items()
+    }
     by_task: dict[str, list[dict[str, Any]]] = {}
     for record in collector.results:
         by_task.setdefault(record.task_id, []).append(_result_dict(record))
@@ -121,12 +130,15 @@ def build_report(
         complete=complete and collector.interrupted is None,
         interrupted=collector.interrupted,
         errors=[asdict(error) for error in collector.errors],
+        run=collector.run_summary(),
     )
 
 
 def _result_dict(record: HostResult) -> dict[str, Any]:
     result = asdict(record)
     del result["task_id"]
+    if result["identity"] is not None:
+        result["identity"] = list(result["identity"])
     return result
 
 
@@ -147,6 +159,9 @@ def plan_task_entry(plan: Mapping[str, Any], index: int) -> dict[str, Any]:
                 "step": None,
                 "ignored": False,
                 "no_log": False,
+                "start": None,
+                "end": None,
+                "identity": None,
             }
         )
     parts = [f"gate {plan['gate']}" if plan.get("gate") else "no gate", f"by {plan.get('route_by', 'score')}"]
@@ -173,16 +188,22 @@ def assemble_report(
     sources: list[Any] | None = None,
     warnings: list[str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Put the top level of a report together in its fixed key order, with host summary and counts."""
+    """Put the top level of a report together in its fixed key order, with host summary and counts.
+
+    ``complete`` is false when the run was interrupted or had internal errors (``run.status`` says which).
+    """
     hosts = summarize_hosts(tasks)
+    run = dict(run) if run else empty_run(interrupted)
     used = {g["output"] for t in tasks for g in t["groups"] if g["output"]}
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "name": name,
-        "complete": complete,
+        "complete": complete and run["status"] == "complete",
         "interrupted": interrupted,
+        "run": run,
         "started": started,
         "finished": finished,
         "playbooks": list(playbooks),
@@ -196,6 +217,33 @@ def assemble_report(
         "warnings": warnings or [],
         "errors": errors or [],
     }
+
+
+def empty_run(interrupted: str | None = None) -> dict[str, Any]:
+    """The ``run`` object of a run that recorded no health data (interrupted or complete)."""
+    return {
+        "status": "interrupted" if interrupted else "complete",
+        "internal_errors": [],
+        "refused": [],
+        "nothing_selected": None,
+    }
+
+
+def upgrade_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Bring a report of an older readable version to this version's shape (in place; returns it)."""
+    if report.get("version") == 1:
+        report["run"] = empty_run(report.get("interrupted"))
+        if not report.get("complete") and not report.get("interrupted"):
+            report["run"]["status"] = "incomplete"
+        for task in report.get("tasks", []):
+            for result in task.get("results", []):
+                result.setdefault("start", None)
+                result.setdefault("end", None)
+                result.setdefault("identity", None)
+        for entry in report.get("outputs", {}).values():
+            entry.setdefault("binary", False)
+        report["version"] = REPORT_VERSION
+    return report
 
 
 def render_report(report: Mapping[str, Any], fmt: str) -> str:
@@ -261,10 +309,10 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"not an {REPORT_FORMAT} file",
             "Pass the .json file the fleet_report callback wrote.",
         )
-    if report.get("version") != REPORT_VERSION:
+    if report.get("version") not in READABLE_VERSIONS:
         raise FleetUsageError(
             f"Report {str(path)!r}",
             f"schema version {report.get('version')!r} is not supported",
-            f"This version reads version {REPORT_VERSION}.",
+            f"This version reads versions {', '.join(map(str, READABLE_VERSIONS))}.",
         )
-    return report
+    return upgrade_report(report)

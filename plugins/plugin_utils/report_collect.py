@@ -6,11 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_identity import (
+    HostIdentity,
+    build_identity,
+    kept_originals,
+    names_from_result,
+    replace_identity,
+)
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import Masker
 
 Status = Literal[
@@ -59,6 +67,7 @@ class NormalizeOptions:
     ignore_whitespace: bool = False
     include_stderr: bool = True
     max_output: int = 65536
+    normalize_hosts: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,7 @@ class OutputEntry:
     text: str
     size: int
     truncated: bool
+    binary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,19 @@ class HostResult:
     step: str | None = None
     ignored: bool = False
     no_log: bool = False
+    start: float | None = None
+    end: float | None = None
+    # The host's own names the output's {host} placeholders stand for, in order (None: nothing replaced).
+    identity: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InternalError:
+    """An internal problem of a fleet action (``fleet_internal_error``, or a quiet task that crashed)."""
+
+    host: str
+    task: str
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +205,8 @@ def classify_result(event: str, result: Mapping[str, Any], no_log: bool = False)
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "surrogateescape")  # clean_text turns undecodable bytes into U+FFFD
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
@@ -198,6 +223,48 @@ def _delta(value: Any) -> float | None:
     if not match:
         return None
     return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+
+
+def classify_step(entry: Mapping[str, Any], no_log: bool = False) -> Outcome:
+    """Map one ``fleet_steps`` entry (step, status, rc, stdout, stderr, reason, attempts, ...) to an Outcome.
+
+    An unknown status is kept as it is (the report shows it; it outranks success). A no_log entry keeps only its
+    status, step and attempts.
+    """
+    status = _text(entry.get("status")) or "failed"
+    step = _text(entry.get("step")) or None
+    attempts = entry.get("attempts")
+    attempts = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else None
+    if no_log:
+        return Outcome(status=status, step=step, attempts=attempts)
+    rc = entry.get("rc") if isinstance(entry.get("rc"), int) and not isinstance(entry.get("rc"), bool) else None
+    reason = _text(entry.get("reason")) or None
+    return Outcome(status, rc, _text(entry.get("stdout")), _text(entry.get("stderr")), reason, step, attempts, None)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _timestamp(value: Any) -> float | None:
+    """Seconds since the epoch from a number or an ISO 8601 string (naive means UTC); None otherwise."""
+    number = _number(value)
+    if number is not None or not isinstance(value, str):
+        return number
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _brief(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def compile_ignore_patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
@@ -246,11 +313,18 @@ class ReportCollector:
     playbooks: list[str] = field(default_factory=list)
     errors: list[RunError] = field(default_factory=list)
     interrupted: str | None = None
+    # The run's own health (the report's ``run`` object): internal errors, refused input, an empty selection.
+    internal_errors: list[InternalError] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    nothing_selected: dict[str, str] | None = None
     # Raw-content digest -> output key: identical raw outputs skip masking and normalizing entirely.
     _raw_index: dict[bytes, str] = field(default_factory=dict)
     # (host, task id) -> start time of results still running; they are what an interrupt marks.
     _running: dict[tuple[str, str], float] = field(default_factory=dict)
     _ignore: tuple[re.Pattern[str], ...] = ()
+    # Host -> extra names (addresses, hostnames) and the identity built from them (rebuilt when they grow).
+    _names: dict[str, list[str]] = field(default_factory=dict)
+    _identities: dict[str, HostIdentity] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ignore = compile_ignore_patterns(self.options.ignore_patterns)
@@ -258,9 +332,8 @@ class ReportCollector:
     def add_task(self, task: TaskInfo) -> None:
         """Register a task (first registration wins, so the report keeps the run's task order)."""
         if task.id not in self.tasks:
-            self.tasks[task.id] = TaskInfo(
-                task.id, self.masker.mask(task.name), task.play, task.path, task.kind, task.quiet
-            )
+            name = self.masker.mask(clean_text(task.name)[0])
+            self.tasks[task.id] = TaskInfo(task.id, name, task.play, task.path, task.kind, task.quiet)
 
     def is_quiet(self, task_id: str) -> bool:
         """Tell whether a registered task is quiet (its results are not rows)."""
@@ -279,21 +352,40 @@ class ReportCollector:
         ignored: bool = False,
         no_log: bool = False,
         now: float | None = None,
+        is_outcome: bool = False,
     ) -> HostResult | None:
         """Record one host result; output is masked, normalized and stored once per distinct content.
 
-        A result of a quiet task is no row (None is returned); if it is a failure it becomes a RunError.
+        ``now`` is the time the result arrived (seconds since the epoch, as passed to ``start``).
+        A result of a quiet task is no row (None is returned); if it is a failure it becomes a RunError, unless
+        ``is_outcome`` says the failure is the host's judged outcome (it carries ``fleet_status``).
         """
         started = self._running.pop((host, task_id), None)
         if self.is_quiet(task_id):
-            self._add_error(host, task_id, outcome, ignored, no_log)
+            if not is_outcome:
+                self._add_error(host, task_id, outcome, ignored, no_log)
             return None
         duration = outcome.duration
         if duration is None and started is not None and now is not None:
             duration = round(now - started, 3)
-        output = None if no_log else self._store(outcome.stdout, outcome.stderr)
-        reason = self.masker.mask(outcome.reason) if outcome.reason and not no_log else None
-        record = HostResult(
+        record = self._row(host, task_id, outcome, ignored, no_log, started, now, duration)
+        self.results.append(record)
+        return record
+
+    def _row(
+        self,
+        host: str,
+        task_id: str,
+        outcome: Outcome,
+        ignored: bool,
+        no_log: bool,
+        start: float | None,
+        end: float | None,
+        duration: float | None,
+    ) -> HostResult:
+        output, identity = (None, None) if no_log else self._store(host, outcome.stdout, outcome.stderr)
+        reason = self.masker.mask(clean_text(outcome.reason)[0]) if outcome.reason and not no_log else None
+        return HostResult(
             host,
             task_id,
             outcome.status,
@@ -305,9 +397,10 @@ class ReportCollector:
             outcome.step,
             ignored,
             no_log,
+            start,
+            end,
+            identity,
         )
-        self.results.append(record)
-        return record
 
     def take_result(
         self,
@@ -319,18 +412,111 @@ class ReportCollector:
         task_no_log: bool = False,
         ignored: bool = False,
         now: float | None = None,
-    ) -> tuple[HostResult | None, Mapping[str, Any] | None]:
+    ) -> tuple[list[HostResult], Mapping[str, Any] | None]:
         """Record a raw runner result (event ok, failed, unreachable or skipped) of a registered task.
 
-        A ``fleet_plan`` in the result is taken in even from a quiet task. Returns the row (None for a quiet task)
-        and the plan when it was new or changed (None otherwise).
+        A ``fleet_plan`` in the result is taken in even from a quiet task. A result carrying ``fleet_steps`` (the
+        per-step entries of a host's walk through a workflow segment) becomes one row per entry, under the report
+        task ``step:<name>``; the task's own result is then no row. ``fleet_internal_error``, ``fleet_refused`` and
+        ``fleet_nothing_selected`` go to the run's health (see ``run_summary``).
+        Returns the rows (none for a quiet task) and the plan when it was new or changed (None otherwise).
         """
         no_log = task_no_log or bool(result.get("_ansible_no_log")) or "censored" in result
+        if self.options.normalize_hosts and not no_log:
+            self.learn_host(host, names_from_result(result))
         plan = result.get("fleet_plan") if not no_log else None
         new_plan = plan if isinstance(plan, Mapping) and self.add_plan(plan) else None
+        self._take_run_fields(host, task_id, event, result, ignored=ignored, no_log=no_log)
+        steps = result.get("fleet_steps")
+        if isinstance(steps, list) and not self.is_quiet(task_id):
+            started = self._running.pop((host, task_id), None)
+            rows = [self._add_step(host, task_id, e, no_log, started, now) for e in steps if isinstance(e, Mapping)]
+            return [row for row in rows if row is not None], new_plan
         outcome = classify_result(event, result, no_log=no_log)
-        record = self.add_result(host, task_id, outcome, ignored=ignored, no_log=no_log, now=now)
-        return record, new_plan
+        is_outcome = isinstance(result.get("fleet_status"), str)
+        record = self.add_result(host, task_id, outcome, ignored=ignored, no_log=no_log, now=now, is_outcome=is_outcome)
+        return ([record] if record is not None else []), new_plan
+
+    def _add_step(
+        self,
+        host: str,
+        task_id: str,
+        entry: Mapping[str, Any],
+        no_log: bool,
+        started: float | None,
+        now: float | None,
+    ) -> HostResult | None:
+        name = entry.get("step")
+        if not isinstance(name, str) or not name:
+            self.internal_errors.append(
+                InternalError(host, self.tasks[task_id].name, f"a fleet_steps entry has no step name: {_brief(entry)}")
+            )
+            return None
+        step_id = f"step:{name}"
+        if step_id not in self.tasks:
+            task = self.tasks[task_id]
+            self.add_task(TaskInfo(step_id, name, task.play, task.path, "step"))
+        outcome = classify_step(entry, no_log=no_log)
+        if outcome.status not in RESULT_STATUSES:
+            self.internal_errors.append(
+                InternalError(host, name, f"step status {outcome.status!r} is not a report status")
+            )
+            outcome = Outcome(
+                "failed", outcome.rc, outcome.stdout, outcome.stderr, outcome.reason, name, outcome.attempts
+            )
+        start, end = _timestamp(entry.get("start")), _timestamp(entry.get("end"))
+        duration = _number(entry.get("duration"))
+        if duration is None and start is not None and end is not None:
+            duration = round(end - start, 3)
+        record = self._row(host, step_id, outcome, entry.get("ignored") is True, no_log, start, end, duration)
+        self.results.append(record)
+        return record
+
+    def _take_run_fields(
+        self, host: str, task_id: str, event: str, result: Mapping[str, Any], *, ignored: bool, no_log: bool
+    ) -> None:
+        task = self.tasks[task_id]
+        refused = result.get("fleet_refused")
+        if isinstance(refused, list):
+            for line in refused:
+                text = self.masker.mask(_text(line))
+                if text not in self.refused:
+                    self.refused.append(text)
+        nothing = result.get("fleet_nothing_selected")
+        if isinstance(nothing, Mapping):
+            self.nothing_selected = {
+                "targets": self.masker.mask(_text(nothing.get("targets"))),
+                "reason": self.masker.mask(_text(nothing.get("reason"))),
+            }
+        internal = result.get("fleet_internal_error")
+        if internal:
+            self.internal_errors.append(InternalError(host, task.name, self.masker.mask(_text(internal))))
+        elif (
+            task.quiet
+            and event == "failed"
+            and not ignored
+            and not isinstance(refused, list)
+            and not isinstance(nothing, Mapping)
+            and "fleet_status" not in result
+        ):
+            # A quiet fleet task that failed without saying why in data: a crash, never a host outcome.
+            why = "(hidden: no_log)" if no_log else _text(result.get("msg")) or "failed without a message"
+            self.internal_errors.append(InternalError(host, task.name, self.masker.mask(why)))
+
+    def run_summary(self) -> dict[str, Any]:
+        """The report's ``run`` object: status (interrupted, incomplete, complete) and what decides it."""
+        if self.interrupted:
+            status = "interrupted"
+        elif self.internal_errors:
+            status = "incomplete"
+        else:
+            status = "complete"
+        return {
+            "status": status,
+            "internal_errors": [asdict(error) for error in self.internal_errors],
+            "refused": list(self.refused),
+            "nothing_selected": dict(self.nothing_selected) if self.nothing_selected else None,
+        }
 
     def _add_error(self, host: str, task_id: str, outcome: Outcome, ignored: bool, no_log: bool) -> None:
         if outcome.status in SUCCESS_STATUSES:
@@ -376,22 +562,70 @@ class ReportCollector:
                     marked.append(record)
         return marked
 
-    def _store(self, stdout: str, stderr: str) -> str | None:
+    def learn_host(self, host: str, names: Iterable[Any]) -> None:
+        """Add names or addresses a host is known by (inventory address, hostname it reported)."""
+        known = self._names.setdefault(host, [])
+        fresh = [n for n in names if isinstance(n, str) and n and n != host and n not in known]
+        if fresh:
+            known += fresh
+            self._identities.pop(host, None)
+
+    def identity_of(self, host: str) -> HostIdentity:
+        """The host's identity (its names, longest first, and the pattern finding them)."""
+        identity = self._identities.get(host)
+        if identity is None:
+            identity = self._identities[host] = build_identity(host, self._names.get(host, ()))
+        return identity
+
+    def _store(self, host: str, stdout: str, stderr: str) -> tuple[str | None, tuple[str, ...] | None]:
+        """Store an output once per distinct normalised content; return its key and the host's replaced names.
+
+        Order: clean (non-UTF-8 -> replacement characters, marked binary), replace the host's identity, then (once
+        per distinct text) mask, normalize for comparison, hash and truncate for storage.
+        """
         raw = stdout + ("\n" + stderr if stdout and stderr else stderr) if self.options.include_stderr else stdout
         if not raw:
-            return None
-        digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).digest()
+            return None, None
+        raw, binary = clean_text(raw)
+        originals: list[str] = []
+        if self.options.normalize_hosts:
+            raw, originals = replace_identity(raw, self.identity_of(host))
+        digest = hashlib.sha256(raw.encode("utf-8")).digest()
         key = self._raw_index.get(digest)
-        if key is not None:
-            return key
-        masked = self.masker.mask(raw)
-        normalized = normalize_output(masked, self._ignore, self.options.ignore_whitespace)
-        key = hashlib.sha256(normalized.encode("utf-8", "surrogateescape")).hexdigest()
-        if key not in self.outputs:
-            text, truncated = truncate_output(masked, self.options.max_output)
-            self.outputs[key] = OutputEntry(key, text, len(masked), truncated)
-        self._raw_index[digest] = key
-        return key
+        if key is None:
+            masked = self.masker.mask(raw)
+            del raw
+            normalized = normalize_output(masked, self._ignore, self.options.ignore_whitespace)
+            key = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+            del normalized
+            if key not in self.outputs:
+                text, truncated = truncate_output(masked, self.options.max_output)
+                self.outputs[key] = OutputEntry(key, text, len(masked), truncated, binary)
+            self._raw_index[digest] = key
+        if not originals:
+            return key, None
+        entry = self.outputs[key]
+        kept = kept_originals(entry.text, originals, entry.truncated, self.options.max_output // 2)
+        return key, tuple(kept) or None
+
+
+def clean_text(value: Any) -> tuple[str, bool]:
+    """Text that is safe to store as UTF-8: bytes and undecodable characters become U+FFFD.
+
+    The flag tells whether the value was not clean text (undecodable bytes, or NUL characters that mark binary data).
+    """
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", "replace")
+        return text, "\ufffd" in text or "\x00" in text
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():
+        return text, "\x00" in text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: how Python carries undecodable bytes (surrogateescape) through str.
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), True
+    return text, "\x00" in text
 
 
 def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:

@@ -19,6 +19,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     FILE_FORMATS,
     assemble_report,
     build_task_entry,
+    empty_run,
     load_report,
     plan_task_entry,
     write_report,
@@ -94,7 +95,29 @@ def merge_report_dicts(reports: list[Mapping[str, Any]], name: str = DEFAULT_MER
         ],
         warnings=warnings,
         errors=errors,
+        run=merge_runs([r.get("run") or empty_run(r.get("interrupted")) for r in reports]),
     )
+
+
+_RUN_RANK = {"interrupted": 0, "incomplete": 1, "complete": 2}
+
+
+def merge_runs(runs: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Merge the ``run`` objects of several reports: the worst status, every error and refusal once.
+
+    Nothing was selected only if no source selected anything (AWX slices: one empty slice is no empty run).
+    """
+    merged = empty_run()
+    for run in runs:
+        if _RUN_RANK.get(run["status"], 0) < _RUN_RANK[merged["status"]]:
+            merged["status"] = run["status"]
+        merged["internal_errors"] += [e for e in run["internal_errors"] if e not in merged["internal_errors"]]
+        merged["refused"] += [r for r in run["refused"] if r not in merged["refused"]]
+    empties = [run["nothing_selected"] for run in runs]
+    merged["nothing_selected"] = empties[0] if empties and all(empties) else None
+    if merged["internal_errors"] and merged["status"] == "complete":
+        merged["status"] = "incomplete"
+    return merged
 
 
 def _comparable(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,10 @@ pre.diff span{display:block;min-height:1.2em}
 def render_html(report: Mapping[str, Any]) -> str:
     """Render the whole report as a self-contained HTML page."""
     name = escape(report["name"])
+    run = report.get("run") or {}
     state = "complete" if report["complete"] else "incomplete"
+    if run.get("internal_errors"):
+        state = "incomplete: internal errors (listed below) may have hidden or misstated results"
     if report.get("interrupted"):
         state = f"interrupted by {report['interrupted']}: hosts still running are marked interrupted"
     counts = " ".join(f'<span class="badge st-{escape(s)}">{escape(s)} {n}</span>' for s, n in report["counts"].items())
@@ -43,6 +46,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<p class="counts" id="counts">Hosts {len(report["hosts"])}: {counts}</p>',
     ]
     out += [f'<p class="warning">{escape(w)}</p>' for w in report.get("warnings", [])]
+    out += _run_section(run)
     out += _errors_list(report.get("errors", []))
     out += _summary_table(report["tasks"])
     out += _hosts_table(report["hosts"])
@@ -68,6 +72,28 @@ def _summary_table(tasks: list[Mapping[str, Any]]) -> list[str]:
             f'<td>{statuses}</td><td class="num">{len(task["groups"])}</td></tr>'
         )
     return out + ["</table>"]
+
+
+def _run_section(run: Mapping[str, Any]) -> list[str]:
+    out = []
+    if run.get("refused"):
+        items = "".join(f"<li>{escape(str(line))}</li>" for line in run["refused"])
+        out.append(f'<h2 id="refused">Input refused (nothing ran)</h2>\n<ul class="refused">{items}</ul>')
+    if run.get("nothing_selected"):
+        empty = run["nothing_selected"]
+        targets = escape(str(empty["targets"]))
+        out.append(
+            f'<p class="warning" id="nothing-selected">Nothing selected in <code>{targets}</code>: '
+            f"{escape(str(empty['reason']))}</p>"
+        )
+    if run.get("internal_errors"):
+        items = "".join(
+            f'<li><span class="nodeset">{escape(str(e["host"]))}</span>: {escape(str(e["task"]))}: '
+            f"{escape(str(e['error']))}</li>"
+            for e in run["internal_errors"]
+        )
+        out.append(f'<h2 id="internal-errors">Internal errors</h2>\n<ul class="internal-errors">{items}</ul>')
+    return out
 
 
 def _errors_list(errors: list[Mapping[str, Any]]) -> list[str]:
@@ -104,12 +130,15 @@ def _task_section(task: Mapping[str, Any], index: int, outputs: Mapping[str, Any
         f"({task['hosts']} hosts, {len(task['groups'])} groups)</span></h2>",
     ]
     has_diff = any(g["diff"] is not None for g in task["groups"])
+    identities = {r["host"]: r["identity"] for r in task.get("results", []) if r.get("identity")}
     for group in task["groups"]:
-        out += _group(group, outputs, has_diff)
+        out += _group(group, outputs, has_diff, identities)
     return out + ["</section>"]
 
 
-def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool) -> list[str]:
+def _group(
+    group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool, identities: Mapping[str, Any]
+) -> list[str]:
     status = escape(group["status"])
     rc = f" rc={group['rc']}" if group["rc"] is not None else ""
     role = ' <span class="badge">baseline</span>' if group["baseline"] and has_diff else ""
@@ -120,6 +149,16 @@ def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool)
         f'<span class="badge">{status}</span>{rc}{role}</h3>',
         f'<details><summary>hosts</summary><p class="hosts">{escape(" ".join(group["hosts"]))}</p></details>',
     ]
+    named = [(host, identities[host]) for host in group["hosts"] if host in identities]
+    if named:
+        rows = "".join(
+            f"<tr><td>{escape(str(host))}</td><td>{escape(', '.join(dict.fromkeys(str(n) for n in names)))}</td></tr>"
+            for host, names in named
+        )
+        out.append(
+            '<details class="identity"><summary>{host} stands for each host\'s own name</summary>'
+            f'<table class="identity"><tr><th>Host</th><th>{{host}} is</th></tr>{rows}</table></details>'
+        )
     if group["reasons"]:
         out.append(
             '<ul class="reasons">'

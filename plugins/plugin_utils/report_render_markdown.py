@@ -12,9 +12,11 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text imp
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Render the whole report as a Markdown document (blocks separated by one blank line)."""
-    blocks = [f"# Fleet report `{report['name']}`"]
+    blocks = [f"# Fleet report {_code(report['name'])}"]
     if report.get("interrupted"):
         blocks.append(f"**Interrupted by {report['interrupted']}**: hosts still running are marked `interrupted`.")
+    elif (report.get("run") or {}).get("internal_errors"):
+        blocks.append("**Incomplete**: internal errors (listed below) may have hidden or misstated results.")
     elif not report["complete"]:
         blocks.append("**Incomplete**: the run ended before its summary.")
     counts = ", ".join(f"{status} {count}" for status, count in report["counts"].items()) or "none"
@@ -23,8 +25,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if report.get("errors"):
         blocks.append("Failures of internal tasks:")
         blocks.append(
-            "\n".join(f"- `{e['host']}`: {_inline(e['task'])}: {_inline(error_text(e))}" for e in report["errors"])
+            "\n".join(f"- {_code(e['host'])}: {_inline(e['task'])}: {_inline(error_text(e))}" for e in report["errors"])
         )
+    blocks += _run_blocks(report.get("run") or {})
     table = ["| Task | Hosts | Statuses | Groups |", "|---|---:|---|---:|"]
     for task in report["tasks"]:
         statuses = ", ".join(f"{s} {n}" for s, n in task["counts"].items())
@@ -38,6 +41,24 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def _run_blocks(run: Mapping[str, Any]) -> list[str]:
+    blocks = []
+    if run.get("refused"):
+        blocks.append("Input refused (nothing ran):")
+        blocks.append("\n".join(f"- {_inline(line)}" for line in run["refused"]))
+    if run.get("nothing_selected"):
+        empty = run["nothing_selected"]
+        blocks.append(f"Nothing selected in {_code(empty['targets'])}: {_inline(empty['reason'])}")
+    if run.get("internal_errors"):
+        blocks.append("Internal errors:")
+        blocks.append(
+            "\n".join(
+                f"- {_code(e['host'])}: {_inline(e['task'])}: {_inline(e['error'])}" for e in run["internal_errors"]
+            )
+        )
+    return blocks
+
+
 def _title(task: Mapping[str, Any]) -> str:
     return f"{task['play']}: {task['name']}" if task.get("play") else task["name"]
 
@@ -45,9 +66,9 @@ def _title(task: Mapping[str, Any]) -> str:
 def _group(group: Mapping[str, Any], outputs: Mapping[str, Any], has_diff: bool) -> list[str]:
     rc = f", rc {group['rc']}" if group["rc"] is not None else ""
     role = " (baseline)" if group["baseline"] and has_diff else ""
-    blocks = [f"### `{group['nodeset']}` ({group['count']}): {group['status']}{rc}{role}"]
+    blocks = [f"### {_code(group['nodeset'])} ({group['count']}): {group['status']}{rc}{role}"]
     if group["reasons"]:
-        blocks.append("\n".join(f"- `{r['nodeset']}`: {_inline(r['reason'])}" for r in group["reasons"]))
+        blocks.append("\n".join(f"- {_code(r['nodeset'])}: {_inline(r['reason'])}" for r in group["reasons"]))
     entry = outputs.get(group["output"]) if group["output"] else None
     if group["no_log"]:
         blocks.append("_Output hidden (no\\_log)._")
@@ -65,6 +86,15 @@ def _fence(text: str, lang: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text.rstrip(chr(10))}\n{fence}"
+
+
+def _code(text: Any) -> str:
+    """An inline code span that no backtick run inside can close (CommonMark: a longer fence, space padding)."""
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _inline(text: str) -> str:

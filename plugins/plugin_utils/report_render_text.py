@@ -126,6 +126,21 @@ def _failure_lines(report: Mapping[str, Any], paint: _Paint) -> list[str]:
             lines.append(f"fleet: {group['nodeset']}{size}: {task['name']}: {what}")
     for error in report.get("errors", []):
         lines.append(f"fleet: {error['host']}: {error['task']}: {error_text(error, paint)}")
+    return lines + run_lines(report, paint)
+
+
+def run_lines(report: Mapping[str, Any], paint: _Paint | None = None) -> list[str]:
+    """Lines for the run's own health: refused input, nothing selected, internal errors (nothing when healthy)."""
+    paint = paint or _Paint(False)
+    run = report.get("run") or {}
+    lines = [f"fleet: {paint('31', 'refused')}: {line}" for line in run.get("refused", [])]
+    if run.get("nothing_selected"):
+        empty = run["nothing_selected"]
+        lines.append(f"fleet: {paint('35', 'nothing selected')} in {empty['targets']!r}: {empty['reason']}")
+    for error in run.get("internal_errors", []):
+        lines.append(f"fleet: {paint('31', 'internal error')}: {error['host']}: {error['task']}: {error['error']}")
+    if run.get("internal_errors"):
+        lines.append("fleet: the run is incomplete: the report may miss or misstate results of the hosts named above")
     return lines
 
 

@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 class Host:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, address: str | None = None) -> None:
         self.name = name
+        self.vars = {"ansible_host": address} if address else {}
 
     def get_name(self) -> str:
         return self.name
@@ -240,3 +241,58 @@ def test_routing_plan_event_writes_a_plan_line_only_when_the_plan_changes(callba
         {"event": "plan", "source": "route", "hosts": ["web-3", "web-1"]},
         {"event": "plan", "source": "route", "hosts": ["web-3", "web-1", "web-2"]},
     ]
+
+
+def test_fleet_steps_results_become_step_rows_and_the_run_object_is_written(callback, tmp_path: Path) -> None:
+    plan_task = real_task(
+        {"name": "Plan the run", "ansible.builtin.debug": {}, "vars": {"fleet_report_quiet": True}, "run_once": True}
+    )
+    segment = real_task({"name": "Run steps", "ansible.builtin.debug": {}})
+    judge = real_task({"name": "Judge", "ansible.builtin.debug": {}, "vars": {"fleet_report_quiet": True}})
+    for task in (plan_task, segment, judge):
+        callback.v2_playbook_on_task_start(task, False)
+    callback.v2_runner_on_ok(Result("localhost", plan_task, {"changed": False}))
+    callback.v2_runner_on_start(Host("web-1"), segment)
+    steps = [
+        {"step": "build", "status": "ok", "rc": 0, "stdout": "built on web-1", "attempts": 1, "duration": 1.5},
+        {"step": "deploy", "status": "failed", "rc": 3, "stdout": "", "stderr": "no space", "reason": "rc 3"},
+    ]
+    callback.v2_runner_on_failed(Result("web-1", segment, {"failed": True, "msg": "step failed", "fleet_steps": steps}))
+    callback.v2_runner_on_failed(Result("web-1", judge, {"failed": True, "fleet_status": "failed", "msg": "x"}))
+    callback.v2_runner_on_failed(Result("web-2", judge, {"failed": True, "msg": "KeyError: 'fleet_states'"}))
+    callback.v2_playbook_on_stats(None)
+    report = read_report(tmp_path)
+    assert [(t["id"], t["name"], t["kind"]) for t in report["tasks"]] == [
+        ("step:build", "build", "step"),
+        ("step:deploy", "deploy", "step"),
+    ]
+    rows = [(r["host"], r["step"], r["status"], r["rc"], r["reason"]) for t in report["tasks"] for r in t["results"]]
+    assert rows == [("web-1", "build", "ok", 0, None), ("web-1", "deploy", "failed", 3, "rc 3")]
+    assert report["run"] == {
+        "status": "incomplete",
+        "internal_errors": [{"host": "web-2", "task": "Judge", "error": "KeyError: 'fleet_states'"}],
+        "refused": [],
+        "nothing_selected": None,
+    }
+    assert [(e["host"], e["task"], e["status"], e.get("step")) for e in read_events(tmp_path)] == [
+        ("web-1", "build", "ok", "build"),
+        ("web-1", "deploy", "failed", "deploy"),
+    ]
+
+
+def test_refused_and_nothing_selected_reach_the_run_object(callback, tmp_path: Path) -> None:
+    plan_task = real_task({"name": "Plan the run", "ansible.builtin.debug": {}, "vars": {"fleet_report_quiet": True}})
+    empty = real_task({"name": "Select hosts", "ansible.builtin.fail": {}, "vars": {"fleet_report_quiet": True}})
+    callback.v2_runner_on_failed(
+        Result("web-1", plan_task, {"failed": True, "msg": "refused", "fleet_refused": ["fleet_count: not a number"]})
+    )
+    nothing = {"targets": "pool_none", "reason": "the targets select no host"}
+    callback.v2_runner_on_failed(Result("localhost", empty, {"failed": True, "fleet_nothing_selected": nothing}))
+    callback.v2_playbook_on_stats(None)
+    run = read_report(tmp_path)["run"]
+    assert run == {
+        "status": "complete",
+        "internal_errors": [],
+        "refused": ["fleet_count: not a number"],
+        "nothing_selected": nothing,
+    }

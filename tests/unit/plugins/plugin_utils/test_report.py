@@ -218,3 +218,71 @@ def test_quiet_task_failures_are_run_errors_in_every_format() -> None:
     assert '<ul class="errors"><li class="st-failed"><span class="nodeset">web-2</span>' in html
     assert "command failed on web-2 &lt;b&gt;" in html and "<b>" not in html.split('<ul class="errors">')[1]
     assert "internal task" not in render_report(build_report(ReportCollector(build_masker()), name="none"), "html")
+
+
+def pipeline_report() -> dict[str, Any]:
+    collector = ReportCollector(build_masker())
+    collector.add_task(TaskInfo("seg", "Run steps", "steps", "workflow.yml:40"))
+    collector.add_task(TaskInfo("judge", "Judge", "judge", "workflow.yml:60", quiet=True))
+    for host, test_status in (("web-1", "ok"), ("web-2", "failed")):
+        steps = [
+            {"step": "build", "status": "changed", "rc": 0, "stdout": "built", "start": 10.0, "end": 12.0},
+            {"step": "test", "status": test_status, "rc": 0 if test_status == "ok" else 1, "stdout": "tested"},
+        ]
+        collector.take_result(host, "seg", "ok", {"fleet_steps": steps})
+    collector.take_result("web-2", "judge", "failed", {"fleet_status": "failed", "msg": "step test failed"})
+    collector.take_result("web-3", "judge", "failed", {"msg": "Traceback: KeyError 'fleet_states'"})
+    return build_report(collector, name="pipeline")
+
+
+def test_pipeline_report_has_step_rows_and_the_run_object() -> None:
+    report = pipeline_report()
+    validate(report)
+    assert [(t["id"], t["name"], t["kind"]) for t in report["tasks"]] == [
+        ("step:build", "build", "step"),
+        ("step:test", "test", "step"),
+    ]
+    assert {h["host"]: h["status"] for h in report["hosts"]} == {"web-1": "changed", "web-2": "failed"}
+    assert report["run"] == {
+        "status": "incomplete",
+        "internal_errors": [{"host": "web-3", "task": "Judge", "error": "Traceback: KeyError 'fleet_states'"}],
+        "refused": [],
+        "nothing_selected": None,
+    }
+    assert report["complete"] is False
+    build = report["tasks"][0]["results"][0]
+    assert (build["step"], build["start"], build["end"], build["duration"]) == ("build", 10.0, 12.0, 2.0)
+
+
+def test_run_health_shows_in_every_format() -> None:
+    report = pipeline_report()
+    report["run"]["refused"] = ["workflow.yml:3: unknown key 'stpes'"]
+    report["run"]["nothing_selected"] = {"targets": "pool_x", "reason": "no host in pool_x"}
+    text = render_report(report, "text")
+    assert "fleet: internal error: web-3: Judge: Traceback: KeyError 'fleet_states'" in text
+    assert "fleet: refused: workflow.yml:3: unknown key 'stpes'" in text
+    assert "fleet: nothing selected in 'pool_x': no host in pool_x" in text
+    assert text.startswith("FLEET REPORT pipeline (INCOMPLETE)")
+    md = render_report(report, "md")
+    assert "**Incomplete**: internal errors" in md and "- `web-3`: Judge: Traceback: KeyError 'fleet\\_states'" in md
+    assert "- workflow.yml:3: unknown key 'stpes'" in md and "Nothing selected in `pool_x`" in md
+    html = render_report(report, "html")
+    assert '<ul class="internal-errors"><li><span class="nodeset">web-3</span>: Judge: Traceback: KeyError' in html
+    assert '<ul class="refused"><li>workflow.yml:3: unknown key &#x27;stpes&#x27;</li>' in html
+    assert 'id="nothing-selected"' in html
+
+
+def test_version_1_reports_are_upgraded_on_load(tmp_path: Path) -> None:
+    golden = json.loads((FIXTURES / "golden-report.json").read_text())
+    golden["version"] = 1
+    del golden["run"]
+    for task in golden["tasks"]:
+        for result in task["results"]:
+            del result["start"], result["end"], result["identity"]
+    for entry in golden["outputs"].values():
+        del entry["binary"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(golden))
+    upgraded = load_report(path)
+    validate(upgraded)
+    assert upgraded["run"] == {"status": "complete", "internal_errors": [], "refused": [], "nothing_selected": None}

@@ -242,22 +242,25 @@ def test_quiet_task_results_are_no_rows_but_failures_become_errors(quiet: Report
 
 def test_take_result_takes_the_plan_of_a_quiet_task(quiet: ReportCollector) -> None:
     plan = {"version": 1, "hosts": [{"host": "web-2", "status": "selected", "order": 1, "reasons": []}]}
-    record, new_plan = quiet.take_result("web-1", "q1", "ok", {"changed": False, "fleet_plan": plan})
-    assert (record, new_plan, quiet.plans) == (None, plan, [plan])
+    records, new_plan = quiet.take_result("web-1", "q1", "ok", {"changed": False, "fleet_plan": plan})
+    assert (records, new_plan, quiet.plans) == ([], plan, [plan])
     # The same plan again (every host of a run_once task reports it) is not news.
-    assert quiet.take_result("web-2", "q1", "ok", {"fleet_plan": dict(plan)}) == (None, None)
+    assert quiet.take_result("web-2", "q1", "ok", {"fleet_plan": dict(plan)}) == ([], None)
     # no_log results are never read for a plan, and their failure keeps no reason.
     hidden = {"fleet_plan": {"hosts": [{"host": "x", "status": "selected"}]}, "msg": "why", "_ansible_no_log": True}
-    assert quiet.take_result("web-3", "q1", "failed", hidden) == (None, None)
+    assert quiet.take_result("web-3", "q1", "failed", hidden) == ([], None)
     assert quiet.plans == [plan] and [(e.host, e.reason) for e in quiet.errors] == [("web-3", None)]
 
 
 def test_take_result_of_a_normal_task_is_a_row(collector: ReportCollector) -> None:
-    record, plan = collector.take_result("web-1", "t1", "failed", {"rc": 2, "stdout": "x", "msg": "boom"}, ignored=True)
-    assert plan is None and record is not None
+    records, plan = collector.take_result(
+        "web-1", "t1", "failed", {"rc": 2, "stdout": "x", "msg": "boom"}, ignored=True
+    )
+    assert plan is None and len(records) == 1
+    record = records[0]
     assert (record.status, record.rc, record.reason, record.ignored) == ("failed", 2, "boom", True)
-    censored = collector.take_result("web-2", "t1", "ok", {"censored": "hidden", "stdout": "leak"})[0]
-    assert censored is not None and (censored.no_log, censored.output) == (True, None)
+    censored = collector.take_result("web-2", "t1", "ok", {"censored": "hidden", "stdout": "leak"})[0][0]
+    assert (censored.no_log, censored.output) == (True, None)
 
 
 def test_interrupting_a_quiet_task_is_an_error_not_a_row(quiet: ReportCollector) -> None:
@@ -275,3 +278,167 @@ def test_failed_when_without_a_message_still_gives_a_reason() -> None:
     result = {"rc": 0, "stdout": "checked", "msg": "", "failed": True, "failed_when_result": True}
     assert classify_result("failed", result).reason == "failed_when condition is true"
     assert classify_result("failed", result | {"msg": "Task failed: custom"}).reason == "Task failed: custom"
+
+
+# --- the fleet pipeline: fleet_steps rows and the run's health ---
+
+STEPS_RESULT = {
+    "changed": True,
+    "fleet_steps": [
+        {
+            "step": "build",
+            "status": "changed",
+            "reason": None,
+            "rc": 0,
+            "stdout": "built token=abc",
+            "stderr": "",
+            "attempts": 2,
+            "start": "2026-01-01T12:00:00+00:00",
+            "end": "2026-01-01T12:00:03.5+00:00",
+            "duration": 3.5,
+            "cause": None,
+            "ignored": False,
+        },
+        {
+            "step": "test",
+            "status": "failed",
+            "reason": "non-zero return code",
+            "rc": 2,
+            "stdout": "1 failed",
+            "stderr": "",
+            "attempts": 1,
+            "start": 1767268803.5,
+            "end": 1767268804.0,
+            "duration": None,
+            "cause": None,
+            "ignored": True,
+        },
+        {"step": "deploy", "status": "blocked", "reason": "requires 'test' which failed", "attempts": 0},
+    ],
+    "fleet_states": {"build": "changed", "test": "failed", "deploy": "blocked"},
+}
+
+
+def test_fleet_steps_become_one_row_per_step_and_the_task_itself_is_no_row(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("seg", "Run steps", "steps", "workflow.yml:40"))
+    collector.start("web-1", "seg", 1767268790.0)
+    rows, plan = collector.take_result("web-1", "seg", "failed", STEPS_RESULT, now=1767268805.0)
+    assert plan is None
+    assert [(r.task_id, r.step, r.status, r.rc, r.attempts, r.ignored) for r in rows] == [
+        ("step:build", "build", "changed", 0, 2, False),
+        ("step:test", "test", "failed", 2, 1, True),
+        ("step:deploy", "deploy", "blocked", None, 0, False),
+    ]
+    assert rows == collector.results
+    assert [(r.start, r.end, r.duration) for r in rows] == [
+        (1767268800.0, 1767268803.5, 3.5),
+        (1767268803.5, 1767268804.0, 0.5),
+        (None, None, None),
+    ]
+    assert rows[2].reason == "requires 'test' which failed" and rows[2].output is None
+    assert collector.outputs[rows[0].output].text == "built token=********"
+    step_tasks = [t for t in collector.tasks.values() if t.kind == "step"]
+    assert [(t.id, t.name, t.play, t.path) for t in step_tasks] == [
+        ("step:build", "build", "steps", "workflow.yml:40"),
+        ("step:test", "test", "steps", "workflow.yml:40"),
+        ("step:deploy", "deploy", "steps", "workflow.yml:40"),
+    ]
+    assert collector.run_summary()["status"] == "complete"
+
+
+def test_fleet_steps_of_several_hosts_share_the_step_tasks(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("seg", "Run steps", "steps"))
+    for host in ("web-1", "web-2"):
+        collector.take_result(host, "seg", "ok", {"fleet_steps": [{"step": "build", "status": "ok", "stdout": "x"}]})
+    assert [(r.host, r.task_id) for r in collector.results] == [("web-1", "step:build"), ("web-2", "step:build")]
+    assert len([t for t in collector.tasks if t.startswith("step:")]) == 1
+
+
+def test_no_log_fleet_steps_keep_only_status(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("seg", "Run steps"))
+    rows, _ = collector.take_result("web-1", "seg", "ok", STEPS_RESULT, task_no_log=True)
+    assert [(r.status, r.output, r.reason, r.no_log) for r in rows] == [
+        ("changed", None, None, True),
+        ("failed", None, None, True),
+        ("blocked", None, None, True),
+    ]
+    assert collector.outputs == {}
+
+
+def test_malformed_step_entries_are_internal_errors_not_lost(collector: ReportCollector) -> None:
+    collector.add_task(TaskInfo("seg", "Run steps"))
+    steps = [{"status": "ok"}, {"step": "x", "status": "exploded", "stdout": "out"}]
+    rows, _ = collector.take_result("web-1", "seg", "ok", {"fleet_steps": steps})
+    assert [(r.task_id, r.status) for r in rows] == [("step:x", "failed")]
+    run = collector.run_summary()
+    assert run["status"] == "incomplete"
+    assert [(e["host"], e["task"]) for e in run["internal_errors"]] == [("web-1", "Run steps"), ("web-1", "x")]
+    assert "no step name" in run["internal_errors"][0]["error"]
+    assert "'exploded' is not a report status" in run["internal_errors"][1]["error"]
+
+
+@pytest.fixture
+def pipeline(collector: ReportCollector) -> ReportCollector:
+    collector.add_task(TaskInfo("plan", "Plan the run", "plan", quiet=True))
+    collector.add_task(TaskInfo("judge", "Judge the host", "judge", quiet=True))
+    collector.add_task(TaskInfo("empty", "Nothing selected", "empty", quiet=True))
+    return collector
+
+
+def test_refused_input_is_the_run_refused_list_not_an_internal_error(pipeline: ReportCollector) -> None:
+    refused = ["workflow.yml:3: step 'a' requires unknown step 'b'", "fleet_gate 'cpu<<5': bad gate password=x"]
+    pipeline.take_result("web-1", "plan", "failed", {"msg": "refused", "fleet_refused": refused})
+    run = pipeline.run_summary()
+    assert run == {
+        "status": "complete",
+        "internal_errors": [],
+        "refused": [
+            "workflow.yml:3: step 'a' requires unknown step 'b'",
+            "fleet_gate 'cpu<<5': bad gate password=********",
+        ],
+        "nothing_selected": None,
+    }
+    assert [e.task for e in pipeline.errors] == ["Plan the run"]  # still listed for older readers
+
+
+def test_nothing_selected_is_recorded(pipeline: ReportCollector) -> None:
+    nothing = {"targets": "pool_empty", "reason": "the targets select no host"}
+    pipeline.take_result("localhost", "empty", "failed", {"msg": "x", "fleet_nothing_selected": nothing})
+    assert pipeline.run_summary()["nothing_selected"] == nothing
+    assert pipeline.run_summary()["status"] == "complete"
+
+
+def test_judge_failures_are_outcomes_not_errors(pipeline: ReportCollector) -> None:
+    judged = {"msg": "host failed", "fleet_status": "failed", "fleet_reason": "step 'test' failed"}
+    assert pipeline.take_result("web-1", "judge", "failed", judged) == ([], None)
+    assert pipeline.errors == [] and pipeline.run_summary()["internal_errors"] == []
+
+
+def test_crashed_quiet_task_is_an_internal_error(pipeline: ReportCollector) -> None:
+    crash = {"msg": "Unexpected failure during module execution: KeyError 'x'", "exception": "Traceback ..."}
+    pipeline.take_result("web-1", "judge", "failed", crash)
+    # An ignored failure and an unreachable host are the playbook's own business, not crashes.
+    pipeline.take_result("web-2", "judge", "failed", crash, ignored=True)
+    pipeline.take_result("web-3", "judge", "unreachable", {"msg": "ssh down", "unreachable": True})
+    run = pipeline.run_summary()
+    assert run["status"] == "incomplete"
+    assert run["internal_errors"] == [
+        {"host": "web-1", "task": "Judge the host", "error": "Unexpected failure during module execution: KeyError 'x'"}
+    ]
+
+
+def test_fleet_internal_error_from_any_task_is_recorded(pipeline: ReportCollector) -> None:
+    pipeline.add_task(TaskInfo("seg", "Run steps"))
+    result = {"fleet_internal_error": "bookkeeping of web-1 failed: secret=s3", "fleet_steps": []}
+    pipeline.take_result("web-1", "seg", "ok", result)
+    pipeline.take_result("web-2", "judge", "ok", {"fleet_internal_error": "probe result unplaceable"})
+    assert pipeline.run_summary()["internal_errors"] == [
+        {"host": "web-1", "task": "Run steps", "error": "bookkeeping of web-1 failed: secret=********"},
+        {"host": "web-2", "task": "Judge the host", "error": "probe result unplaceable"},
+    ]
+
+
+def test_interrupt_wins_over_internal_errors(pipeline: ReportCollector) -> None:
+    pipeline.take_result("web-1", "judge", "ok", {"fleet_internal_error": "x"})
+    pipeline.mark_interrupted("SIGINT")
+    assert pipeline.run_summary()["status"] == "interrupted"
