@@ -30,8 +30,13 @@ class ActionModule(ActionBase):
         verdict = None
         if hasattr(route, "get") and not route.get("skipped"):
             verdicts = route.get("fleet_verdicts")
-            if hasattr(verdicts, "get"):
-                verdict = verdicts.get(host) or {"status": "not_selected", "reason": "not in the routing plan"}
+            if not hasattr(verdicts, "get"):  # a route result without the verdict map: read the plan's host list
+                plan = route.get("fleet_plan") or {}
+                verdicts = {e.get("host"): e for e in plan.get("hosts", ()) if hasattr(e, "get")}
+            entry = verdicts.get(host)
+            verdict = entry if entry is not None else {"status": "not_selected", "reason": "not in the routing plan"}
+            if "reason" not in verdict and verdict.get("reasons"):
+                verdict = {"status": verdict.get("status"), "reason": "; ".join(verdict["reasons"])}
         status, reason, recap = judge_outcome(states, verdict)
         result.update(changed=False, fleet_status=status, fleet_reason=reason, fleet_states=states)
         if recap == "failed":

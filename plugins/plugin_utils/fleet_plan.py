@@ -28,6 +28,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
     Workflow,
+    layer_steps,
     load_workflow_text,
     parse_workflow,
     segment_steps,
@@ -279,12 +280,13 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
     """The lines every run prints first and a dry run stops after."""
     wf = plan.workflow
     steps = {s.name: s for s in wf.steps}
+    layers = layer_steps(wf)
     lines = []
     if plan.kind == "run":
         lines.append(f"command: {steps['run'].command}")
     else:
         regular = sum(len(seg) for seg in plan.segments)
-        lines.append(f"workflow {wf.name!r}: {regular} step(s) in {len(plan.segments)} segment(s)")
+        lines.append(f"workflow {wf.name!r}: {regular} step(s) in {len(layers)} layer(s)")
     lines.append(f"targets: {plan.targets} ({len(plan.hosts)} host(s))")
     if plan.routing:
         route = plan.route
@@ -305,10 +307,13 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
         lines.append(f"parallel: at most {rollout.throttle} host(s) at once")
     lines.append(f"hosts: {', '.join(plan.hosts)}")
     if plan.kind == "workflow":
-        for i, segment in enumerate(plan.segments, 1):
-            lines.append(f"segment {i}" + (" (after a fleet-wide barrier):" if i > 1 else ":"))
-            for name in segment:
+        for i, layer in enumerate(layers, 1):
+            lines.append(f"layer {i}:")
+            for name in layer:
                 lines.append(f"  {name}: {_describe_step(steps[name])}")
+        barriers = ", ".join(plan.barriers)
+        lines.append(f"hosts wait for each other only at fleet-wide steps: {barriers}" if barriers
+                     else "each host runs its steps as soon as their requires succeeded there (no barrier)")
         if wf.handlers:
             lines.append("on_failure steps: " + ", ".join(sorted(wf.handlers)))
     if plan.dry_run:

@@ -1,0 +1,115 @@
+"""The fleet pipeline on the sandbox: hosts walk their own DAG, barriers only at fleet-wide steps, a workflow
+routed and gated as a whole, gated hosts skipped in Ansible's recap (real ansible-playbook over SSH)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+FILES = Path(__file__).parent / "targets" / "workflow" / "files"
+WEB = ["web-1", "web-2", "web-3"]
+ALL = ["web-1", "web-2", "web-3", "stage-1", "stage-2", "stage-3", "ci-1", "ci-2"]
+SCRATCH = ("/tmp/wf_a_end", "/tmp/wf_b_start", "/tmp/wf_marker", "/tmp/wf_trace")
+
+
+@pytest.fixture
+def pipeline(fleet, run_playbook, tmp_path):
+    """Runner: (process, report) of azlin.fleet.workflow with the given extra vars, hosts clean first."""
+    for host in ALL:
+        for path in SCRATCH:
+            fleet.host_path(host, path).unlink(missing_ok=True)
+    counter = iter(range(100))
+
+    def run(name: str, **extra):
+        report_dir = tmp_path / f"report-{next(counter)}"
+        env = {
+            "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
+            "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+            "AZLIN_FLEET_REPORT_NAME": "report",
+            "AZLIN_FLEET_REPORT_FORMATS": "json",
+        }
+        proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(FILES / name), **extra},
+                            env=env)
+        path = report_dir / "report.json"
+        return proc, (json.loads(path.read_text()) if path.exists() else None)
+
+    return run
+
+
+def stamp(fleet, host: str, path: str) -> float:
+    return float(fleet.host_path(host, path).read_text())
+
+
+def recap(stdout: str) -> dict[str, dict[str, int]]:
+    """Ansible's PLAY RECAP as host -> counters."""
+    out = {}
+    for line in stdout.split("PLAY RECAP", 1)[1].splitlines():
+        match = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
+        if match:
+            out[match[1]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match[2])}
+    return out
+
+
+@pytest.mark.multiversion
+def test_fast_hosts_start_their_next_step_before_a_slow_host_finishes(fleet, pipeline) -> None:
+    proc, report = pipeline("progress.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    slow_a_end = stamp(fleet, "web-1", "/tmp/wf_a_end")
+    for host in ("web-2", "web-3"):
+        # b started on the fast host while a was still sleeping on web-1: no barrier between a and b
+        assert stamp(fleet, host, "/tmp/wf_b_start") < slow_a_end - 3, host
+    assert stamp(fleet, "web-1", "/tmp/wf_b_start") > slow_a_end  # and on web-1 after its own a
+    statuses = {(r["host"], r["step"]): r["status"] for t in report["tasks"] for r in t["results"] if r.get("step")}
+    assert statuses == {(h, s): "ok" for h in WEB for s in ("a", "b")}
+
+
+@pytest.mark.multiversion
+def test_a_fleet_wide_step_makes_every_host_wait(fleet, pipeline) -> None:
+    proc, report = pipeline("progress_barrier.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    slow_a_end = stamp(fleet, "web-1", "/tmp/wf_a_end")
+    assert min(stamp(fleet, h, "/tmp/wf_b_start") for h in WEB) > slow_a_end
+
+
+def test_a_workflow_is_gated_and_routed_as_a_whole(fleet, pipeline) -> None:
+    # web-2 busy (gated by idle), ci-2 has a user (gated); of the idle rest the two least loaded run
+    fleet.set_load("web-2", cpu=60)
+    fleet.set_load("ci-2", users=[30])
+    for host, cpu in (("web-1", 4), ("web-3", 2), ("stage-1", 6), ("stage-2", 1), ("stage-3", 7), ("ci-1", 8)):
+        fleet.set_load(host, cpu=cpu, mem=1, load=(0.01, 0.01, 0.01))  # the score is the CPU %
+    dry, dry_report = pipeline("touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2,
+                               fleet_dry_run=True, fleet_probe_interval=0.3)
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    assert "routing: probe, gate idle and order least loaded first (by score), keep the 2 best" in dry.stdout
+    assert not any(fleet.host_path(h, "/tmp/wf_marker").exists() for h in ALL)
+    verdicts = {h["host"]: h["status"] for h in dry_report["plans"][-1]["hosts"]}
+    assert verdicts["web-2"] == verdicts["ci-2"] == "gated"
+    assert sorted(h for h, s in verdicts.items() if s == "selected") == ["stage-2", "web-3"]
+
+    proc, report = pipeline("touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2,
+                            fleet_probe_interval=0.3)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sorted(h for h in ALL if fleet.host_path(h, "/tmp/wf_marker").exists()) == ["stage-2", "web-3"]
+    ran = {r["host"] for t in report["tasks"] for r in t["results"] if r.get("step") == "after"}
+    assert ran == {"stage-2", "web-3"}
+    counters = recap(proc.stdout)
+    # the play recap shows every host kept out by routing as skipped, and none of them failed
+    for host in set(ALL) - {"stage-2", "web-3"}:
+        assert counters[host]["skipped"] >= 1 and counters[host]["failed"] == 0, (host, counters[host])
+
+
+@pytest.mark.multiversion
+def test_gated_hosts_are_skipped_in_the_play_recap(fleet, run_playbook) -> None:
+    fleet.set_load("web-2", cpu=90)
+    proc = run_playbook("azlin.fleet.run", extra_vars={
+        "fleet_command": "true", "fleet_targets": "pool_web_servers", "fleet_gate": "cpu<50",
+        "fleet_probe_interval": 0.3})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    counters = recap(proc.stdout)
+    judged = re.findall(r"^(skipping|ok|failed|fatal): \[(\S+)\]", proc.stdout.split("PLAY [Judge the outcome]")[1],
+                        flags=re.M)
+    assert ("skipping", "web-2") in judged and ("ok", "web-1") in judged and ("ok", "web-3") in judged
+    assert counters["web-2"]["failed"] == 0 and counters["web-2"]["changed"] == 0
