@@ -19,7 +19,8 @@ EXPECTED_PLUGINS = {
     "strategy": {"azlin.fleet.least_loaded"},
 }
 # Development-only paths that must never reach the tarball.
-FORBIDDEN_PREFIXES = (".venv", ".build", "build/", ".sandbox", ".ci/", "src/", "scripts/", "benchmarks/", "requirements/",
+FORBIDDEN_PREFIXES = (".venv", ".build", "build/", ".sandbox", ".ci/", "src/", "scripts/", "benchmarks/",
+                      "requirements/",
                       "tests/", "reports/", ".git/", ".ansible/", ".hypothesis/", "ansible.cfg")
 
 
