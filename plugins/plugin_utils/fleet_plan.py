@@ -137,6 +137,8 @@ class FleetPlan:
             "segments": [list(seg) for seg in self.segments],
             "segment_indexes": list(range(len(self.segments))),
             "steps": [step_to_dict(s) for s in self.workflow.steps],
+            # the steps play turns become on when any step needs it; each step still runs as it asks
+            "become": any(s.become for s in self.workflow.steps),
             "warnings": list(self.workflow.warnings),
         }
 
