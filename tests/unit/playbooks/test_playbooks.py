@@ -11,7 +11,15 @@ import yaml
 
 PLAYBOOKS = Path(__file__).resolve().parents[3] / "playbooks"
 #: Actions that only plan, route, select or judge on the controller: the report leaves them out (CONTRACTS).
-INTERNAL = {"azlin.fleet.workflow_plan", "azlin.fleet.route", "ansible.builtin.add_host", "ansible.builtin.debug"}
+INTERNAL = {
+    "azlin.fleet.plan",
+    "azlin.fleet.tally",
+    "azlin.fleet.judge",
+    "azlin.fleet.nothing_selected",
+    "azlin.fleet.route",
+    "ansible.builtin.add_host",
+    "ansible.builtin.debug",
+}
 TASK_KEYS = {"block", "rescue", "always"}
 
 
@@ -51,12 +59,27 @@ def test_internal_controller_tasks_are_quiet_in_the_report(where: str, task: dic
     assert (task.get("vars") or {}).get("fleet_report_quiet") is True, f"{where}: {action} lacks fleet_report_quiet"
 
 
-def test_run_has_one_controller_task_before_the_hosts_run() -> None:
-    """Speed: validation and planning are one task, run once, delegated to localhost (works under --limit)."""
+def test_internal_actions_are_found_in_the_playbooks() -> None:
+    """The quiet check above only means something if it sees the pipeline's internal tasks."""
+    used = {key for _where, task in playbook_tasks() for key in task if key in INTERNAL}
+    assert used == INTERNAL
+
+
+def test_run_only_imports_the_pipeline() -> None:
     plays = yaml.safe_load((PLAYBOOKS / "run.yml").read_text())
+    assert len(plays) == 1
+    assert set(plays[0]) == {"name", "ansible.builtin.import_playbook"}
+    assert plays[0]["ansible.builtin.import_playbook"] == "workflow.yml"
+
+
+def test_pipeline_has_one_controller_task_before_the_hosts_run() -> None:
+    """Speed: validation and planning are one task, run once, delegated to localhost (works under --limit)."""
+    plays = yaml.safe_load((PLAYBOOKS / "workflow.yml").read_text())
     first = plays[0]
     assert first["hosts"] != "localhost"
     assert len(first["tasks"]) == 1
     task = first["tasks"][0]
+    assert "azlin.fleet.plan" in task
     assert (task["run_once"], task["delegate_to"], task["delegate_facts"]) == (True, "localhost", True)
+    # no play is always on localhost: only the nothing-selected check goes there, and only when it has to
     assert not any(play.get("hosts") == "localhost" for play in plays)

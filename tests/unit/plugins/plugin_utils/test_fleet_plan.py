@@ -135,6 +135,14 @@ def test_no_targets_anywhere_is_refused() -> None:
     assert plan({"fleet_workflow_file": "deploy.yaml"}, targets="tag_env_x").targets == "tag_env_x"
 
 
+@pytest.mark.xfail(strict=True, reason="plan_fleet checks for missing targets only after every other check passed")
+def test_missing_targets_is_reported_with_the_other_problems() -> None:
+    inline = {"name": "w", "steps": [{"name": "a", "command": "x"}]}
+    messages = refused({"fleet_workflow": inline, "fleet_parallel": "lots"}, targets=None)
+    assert any("no targets" in m for m in messages)
+    assert any("fleet_parallel" in m for m in messages)
+
+
 @pytest.mark.parametrize(
     ("values", "converted"),
     [
