@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
@@ -60,7 +61,8 @@ class ActionModule(ActionBase):
         plan = plan_fleet(values, hosts, targets, _read_text)
         source = values.get("fleet_workflow_file")
         base = Path(source).parent if source else Path(self._loader.get_basedir())
-        plan = replace(plan, workflow=resolve_scripts(plan.workflow, base))
+        confine = not boolean(values.get("fleet_allow_scripts_outside", False), strict=False)
+        plan = replace(plan, workflow=resolve_scripts(plan.workflow, base, confine=confine))
         if not targets:
             # the play ran on every host in the limit; the workflow's own targets narrow that down
             lookup = lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader,

@@ -53,7 +53,8 @@ PLAN_VARS = tuple(
     dict.fromkeys(
         (
             "fleet_command", "fleet_workflow", "fleet_workflow_file", "fleet_targets", "fleet_smart_route",
-            "fleet_sequence", "fleet_max_failures", "fleet_retry_delay", *SETTING_VARS, *RUN_VARS,
+            "fleet_sequence", "fleet_max_failures", "fleet_retry_delay", "fleet_allow_scripts_outside",
+            *SETTING_VARS, *RUN_VARS,
             "fleet_health_cmd", "fleet_health_url", "fleet_health_port", "fleet_health_status",
             "fleet_health_interval", "fleet_health_timeout", "fleet_health_successes",
         )

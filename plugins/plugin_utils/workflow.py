@@ -112,18 +112,37 @@ class Decision:
 # Loading and validation
 
 
+#: Limits that keep hostile input (a YAML alias bomb, a huge or deeply nested file) as cheap as a real workflow.
+MAX_WORKFLOW_BYTES = 1 << 20
+MAX_WORKFLOW_NODES = 50_000
+
+
 def load_workflow_text(text: str, source: str = "<inline>", defaults: Mapping[str, Any] | None = None) -> Workflow:
     """Parse workflow YAML text; every problem is reported at once, located by path and line.
 
-    ``defaults`` override the workflow's own ``defaults`` (the run flags); a step's own keys still win.
+    ``defaults`` override the workflow's own ``defaults`` (the run flags); a step's own keys still win. Text over
+    MAX_WORKFLOW_BYTES, or whose aliases expand to more than MAX_WORKFLOW_NODES nodes, is refused before it is
+    walked. Errors never quote the text itself (the file may be anything a path names).
     """
+    if len(text) > MAX_WORKFLOW_BYTES:
+        raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
+            "Workflow", f"is {len(text)} bytes, more than the limit of {MAX_WORKFLOW_BYTES}",
+            "Split it, or check that the path names a workflow file.", source)])
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = _expanded_size(root, {}) if root is not None else 0
+        if size > MAX_WORKFLOW_NODES:
+            raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
+                "Workflow", f"its aliases expand to more than {MAX_WORKFLOW_NODES} nodes",
+                "Write the steps out instead of nesting aliases.", source)])
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
+            "Workflow", "is nested too deeply", "Check that the path names a workflow file.", source)]) from None
     except yaml.YAMLError as ex:
         mark = getattr(ex, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(ex, "problem", None) or str(ex)
+        problem = getattr(ex, "problem", None) or type(ex).__name__
         raise FleetValidationError(
             f"Workflow {source!r}",
             [FleetUsageError("Invalid YAML", str(problem), "Fix the YAML syntax.", where)],
@@ -132,6 +151,30 @@ def load_workflow_text(text: str, source: str = "<inline>", defaults: Mapping[st
     if root is not None:
         _index_lines(root, "", lines)
     return parse_workflow(data, source, lines, defaults)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes the document has once every alias is expanded: O(distinct nodes), memoized by identity.
+
+    A node reached again while it is being counted is a recursive alias: counted as over the limit.
+    """
+    key = id(node)
+    if key in memo:
+        return memo[key] if memo[key] >= 0 else MAX_WORKFLOW_NODES + 1
+    memo[key] = -1
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo) + _expanded_size(v, memo)
+            if total > MAX_WORKFLOW_NODES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, memo)
+            if total > MAX_WORKFLOW_NODES:
+                break
+    memo[key] = total
+    return total
 
 
 def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
@@ -183,7 +226,8 @@ def parse_workflow(
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
     for key in data:
         if key not in TOP_KEYS:
-            problems.add(str(key), f"Key {key!r}", "unknown top-level key", f"Use one of: {', '.join(TOP_KEYS)}.")
+            shown = _show_key(key)
+            problems.add(shown, f"Key {shown}", "unknown top-level key", f"Use one of: {', '.join(TOP_KEYS)}.")
     name = data.get("name", source)
     if not isinstance(name, str) or not name:
         problems.add("name", "Workflow name", f"expected a non-empty string, got {_kind(name)}")
@@ -221,9 +265,20 @@ def parse_workflow(
                     warnings=tuple(warnings))
 
 
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,39}$")
+
+
+def _show_key(key: Any) -> str:
+    """An unknown key as an error may quote it: a word is shown, anything else (what a file such as
+    /etc/shadow holds) is not."""
+    return repr(key) if isinstance(key, str) and _KEY_RE.match(key) else "(a key that is not a name; not shown)"
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
+    if isinstance(value, str) and (len(value) > 40 or "\n" in value):
+        return "a text of several lines" if "\n" in value else "a long string"  # never echo what a file holds
     return {bool: "a boolean", int: "a number", float: "a number", str: f"the string {value!r}",
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
@@ -278,7 +333,8 @@ def _parse_step(
             elif throttle is not None and "throttle" not in raw and "sequence" not in raw:
                 values["throttle"] = throttle
         else:
-            problems.add(f"{path}.{key}", label, f"unknown key {key!r}", f"Use one of: {', '.join(STEP_KEYS)}.")
+            problems.add(f"{path}.{_show_key(key)}", label, f"unknown key {_show_key(key)}",
+                         f"Use one of: {', '.join(STEP_KEYS)}.")
 
     def check(key: str, ok: bool, expected: str) -> bool:
         if key in values and not ok:
@@ -381,7 +437,7 @@ def _parse_health(value: Any, path: str, label: str, problems: _Problems) -> Hea
     ok = True
     for key in value:
         if key not in HEALTH_KEYS:
-            problems.add(f"{path}.{key}", label, f"unknown health key {key!r}",
+            problems.add(f"{path}.{_show_key(key)}", label, f"unknown health key {_show_key(key)}",
                          f"Use one of: {', '.join(HEALTH_KEYS)}.")
             ok = False
     kinds = [k for k in ("command", "url", "port") if value.get(k) is not None]
@@ -553,14 +609,26 @@ def workflow_from_steps(name: str, steps: Sequence[Mapping[str, Any]]) -> Workfl
     return Workflow(name=name, steps=tuple(built))
 
 
-def resolve_scripts(workflow: Workflow, base: Path) -> Workflow:
-    """Make each step's ``script`` an absolute path (relative to ``base``); a missing script is a problem."""
+def resolve_scripts(workflow: Workflow, base: Path, *, confine: bool = True) -> Workflow:
+    """Make each step's ``script`` an absolute path relative to ``base`` (the workflow file's directory).
+
+    With ``confine`` (the default) a script must lie inside ``base`` once symlinks are resolved: a workflow from
+    a survey or a shared directory cannot stream an arbitrary controller file to every host. A missing or
+    escaping script is a problem; the path checked is the path that runs.
+    """
     problems: list[FleetError] = []
     steps = []
+    root = base.resolve()
     for i, step in enumerate(workflow.steps):
         if step.script is not None:
-            path = (base / step.script).resolve()
-            if not path.is_file():
+            path = (root / step.script).resolve()
+            if confine and not path.is_relative_to(root):
+                problems.append(FleetUsageError(
+                    f"Step {step.name!r}",
+                    f"script {step.script!r} lies outside the workflow's directory {str(root)!r}",
+                    "Keep scripts next to the workflow file, or set fleet_allow_scripts_outside: true.",
+                    f"steps[{i}].script"))
+            elif not path.is_file():
                 problems.append(FleetUsageError(f"Step {step.name!r}", f"script {str(path)!r} does not exist",
                                                 "Give the script path relative to the workflow file.",
                                                 f"steps[{i}].script"))

@@ -154,3 +154,29 @@ def test_invalid_workflow_fails_before_any_host_is_touched(fleet, workflow, name
     assert report["hosts"] == []
     assert [e["status"] for e in report["errors"]] == ["failed"]
     assert messages[0] in report["errors"][0]["reason"]
+
+
+def test_alias_bomb_is_refused_quickly_before_any_host_is_touched(fleet, run_playbook, tmp_path) -> None:
+    levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + levels)  # 9^10 nodes once expanded, 600 bytes
+    proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(bomb), "fleet_targets": "web-1"},
+                        timeout=60)
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "its aliases expand to more than 50000 nodes" in proc.stdout
+
+
+def test_a_file_that_is_not_a_workflow_is_never_echoed(fleet, run_playbook, tmp_path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$s3cr3tSALT$hashhashhash:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n")
+    proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(secret), "fleet_targets": "web-1"})
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "unknown top-level key" in proc.stdout
+    assert "s3cr3t" not in proc.stdout + proc.stderr and "hashhash" not in proc.stdout + proc.stderr
+
+
+def test_scripts_are_confined_to_the_workflow_directory(fleet, workflow) -> None:
+    proc, report = workflow("escape/escape.yaml")
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "script '../chain.yaml' lies outside the workflow's directory" in proc.stdout
+    assert report["hosts"] == [] or all(h["host"] == "localhost" for h in report["hosts"])
