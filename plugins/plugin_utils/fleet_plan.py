@@ -189,14 +189,22 @@ def _plain(value: Any) -> Any:
 
 
 def _step_defaults(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[FleetError]]:
+    """The run flags as step defaults, each checked once (as the step of a run) and named by its variable."""
     defaults: dict[str, Any] = {}
     problems: list[FleetError] = []
     for var, key in STEP_DEFAULT_VARS.items():
-        if var in values:
-            defaults[key] = coerce_text(_plain(values[var]), RUN_TYPES.get(key, "str"))
-    if "env" in defaults and not isinstance(defaults["env"], Mapping):
-        problems.append(FleetUsageError("Invalid fleet_environment", "expected a mapping of variable names to values",
-                                        "Pass fleet_environment as a mapping."))
+        if var not in values:
+            continue
+        value = coerce_text(_plain(values[var]), RUN_TYPES.get(key, "str"))
+        try:
+            run_workflow({"fleet_command": "true", var: value})
+        except FleetValidationError as ex:
+            problems.extend(ex.problems)
+            continue
+        except FleetError as ex:
+            problems.append(ex)
+            continue
+        defaults[key] = value
     return defaults, problems
 
 
@@ -257,14 +265,15 @@ def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | N
             problems.extend(ex.problems)
         except (FleetError, OSError, yaml.YAMLError) as ex:
             problems.append(ex if isinstance(ex, FleetError) else FleetUsageError("Input", str(ex)))
+    if "workflow" in found and not (targets or found["workflow"][1].targets):
+        name = found["workflow"][1].name
+        problems.append(FleetUsageError(f"Workflow {name!r}", "no targets",
+                                        "Set 'targets:' in the workflow or pass fleet_targets."))
     if problems:
         unique = {p.message: p for p in problems}  # fleet_parallel is checked by routing and dispatch alike
         raise FleetValidationError("Invalid input", list(unique.values()))
     kind, workflow = found["workflow"]
     pattern = targets or workflow.targets
-    if not pattern:
-        raise FleetValidationError("Invalid input", [FleetUsageError(
-            f"Workflow {workflow.name!r}", "no targets", "Set 'targets:' in the workflow or pass fleet_targets.")])
     return FleetPlan(
         kind=kind,
         workflow=workflow,

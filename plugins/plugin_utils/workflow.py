@@ -226,8 +226,8 @@ def parse_workflow(
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
     for key in data:
         if key not in TOP_KEYS:
-            shown = _show_key(key)
-            problems.add(shown, f"Key {shown}", "unknown top-level key", f"Use one of: {', '.join(TOP_KEYS)}.")
+            problems.add(_path_key(key), f"Key {_show_key(key)}", "unknown top-level key",
+                         f"Use one of: {', '.join(TOP_KEYS)}.")
     name = data.get("name", source)
     if not isinstance(name, str) or not name:
         problems.add("name", "Workflow name", f"expected a non-empty string, got {_kind(name)}")
@@ -266,12 +266,18 @@ def parse_workflow(
 
 
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,39}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _show_key(key: Any) -> str:
     """An unknown key as an error may quote it: a word is shown, anything else (what a file such as
     /etc/shadow holds) is not."""
     return repr(key) if isinstance(key, str) and _KEY_RE.match(key) else "(a key that is not a name; not shown)"
+
+
+def _path_key(key: Any) -> str:
+    """An unknown key as a location path names it: itself when it is a word, else a placeholder."""
+    return key if isinstance(key, str) and _KEY_RE.match(key) else "<key>"
 
 
 def _kind(value: Any) -> str:
@@ -333,7 +339,7 @@ def _parse_step(
             elif throttle is not None and "throttle" not in raw and "sequence" not in raw:
                 values["throttle"] = throttle
         else:
-            problems.add(f"{path}.{_show_key(key)}", label, f"unknown key {_show_key(key)}",
+            problems.add(f"{path}.{_path_key(key)}", label, f"unknown key {_show_key(key)}",
                          f"Use one of: {', '.join(STEP_KEYS)}.")
 
     def check(key: str, ok: bool, expected: str) -> bool:
@@ -384,6 +390,12 @@ def _parse_step(
         isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in env.items()
     ):
         problems.add(f"{path}.env", label, f"'env' must map variable names to strings, got {_kind(env)}")
+        env = {}
+    bad_names = [k for k in env if not _ENV_NAME_RE.match(k)]
+    if bad_names:
+        # the names are written into the step's shell script on the host: only plain identifiers are safe
+        problems.add(f"{path}.env", label, f"'env' has {len(bad_names)} name(s) that are not shell variable names",
+                     "Use names of letters, digits and '_' that do not start with a digit.")
         env = {}
     health = _parse_health(values.get("health"), f"{path}.health", label, problems)
     return Step(
@@ -437,7 +449,7 @@ def _parse_health(value: Any, path: str, label: str, problems: _Problems) -> Hea
     ok = True
     for key in value:
         if key not in HEALTH_KEYS:
-            problems.add(f"{path}.{_show_key(key)}", label, f"unknown health key {_show_key(key)}",
+            problems.add(f"{path}.{_path_key(key)}", label, f"unknown health key {_show_key(key)}",
                          f"Use one of: {', '.join(HEALTH_KEYS)}.")
             ok = False
     kinds = [k for k in ("command", "url", "port") if value.get(k) is not None]

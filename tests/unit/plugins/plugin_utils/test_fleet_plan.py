@@ -135,7 +135,6 @@ def test_no_targets_anywhere_is_refused() -> None:
     assert plan({"fleet_workflow_file": "deploy.yaml"}, targets="tag_env_x").targets == "tag_env_x"
 
 
-@pytest.mark.xfail(strict=True, reason="plan_fleet checks for missing targets only after every other check passed")
 def test_missing_targets_is_reported_with_the_other_problems() -> None:
     inline = {"name": "w", "steps": [{"name": "a", "command": "x"}]}
     messages = refused({"fleet_workflow": inline, "fleet_parallel": "lots"}, targets=None)
@@ -276,8 +275,15 @@ def test_run_flags_are_step_defaults_and_step_keys_win() -> None:
 
 def test_a_bad_run_flag_default_is_refused() -> None:
     messages = refused({"fleet_workflow_file": "deploy.yaml", "fleet_environment": "A=1"})
-    assert messages == ["Invalid fleet_environment: expected a mapping of variable names to values. "
-                        "Pass fleet_environment as a mapping."]
+    # the same words as for a run's fleet_environment: the flag is checked once, as the step of a run
+    assert messages == ["Invalid fleet_environment: 'env' must map variable names to strings, got the string 'A=1'"]
+
+
+def test_a_bad_run_flag_is_one_problem_naming_the_variable_however_many_steps() -> None:
+    two = {"name": "w", "targets": "all", "steps": [{"name": "a", "command": "x"}, {"name": "b", "command": "y"}]}
+    messages = refused({"fleet_workflow": two, "fleet_timeout": -1, "fleet_retries": "many"})
+    assert len(messages) == 2
+    assert messages[0].startswith("Invalid fleet_timeout") and messages[1].startswith("Invalid fleet_retries")
 
 
 # --- fleet_workflow as a mapping, JSON text or YAML text ------------------------------------------------------

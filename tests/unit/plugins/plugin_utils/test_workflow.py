@@ -457,7 +457,6 @@ def test_shipped_examples_use_no_deprecated_key(path: Path) -> None:
     assert load_workflow_text(path.read_text(), str(path)).warnings == ()
 
 
-@pytest.mark.xfail(strict=True, reason="env names are not checked; shell_script writes them unquoted after 'export'")
 @pytest.mark.parametrize("name", ["A B", "X=1; touch PWNED; Y", "1ST", ""], ids=repr)
 def test_env_names_must_be_shell_identifiers(name: str) -> None:
     with pytest.raises(FleetValidationError, match="'env'"):
