@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -113,20 +115,50 @@ class ActionModule(ActionBase):
         return slot
 
     def _execute(self, module, module_args):
-        """Run one module (or the plain command) on the host; a lost connection is an ``unreachable`` result."""
+        """Run one module (or the plain command) on the host; a lost connection is an ``unreachable`` result.
+
+        With a ``deadline`` (seconds) the controller stops waiting then: the exec runs in a thread, and at the
+        deadline this worker's SSH client processes are killed, which ends the exec. ``timeout`` on the host cannot
+        fire on a frozen host or across a cut network; this can.
+        """
+        args = dict(module_args)
+        deadline = args.pop("deadline", None)
         started = time.monotonic()
-        try:
-            if module == "ansible.builtin.command":
-                out = self._run_command(dict(module_args))
-            else:
-                out = dict(self._execute_module(module_name=module, module_args=module_args,
-                                                task_vars=self._fleet_task_vars))
-        except AnsibleConnectionFailure as ex:
+        box: dict = {}
+        outcome = box  # the thread writes here, never into what the deadline puts in its place
+
+        def work():
+            try:
+                if module == "ansible.builtin.command":
+                    outcome["out"] = self._run_command(args)
+                else:
+                    outcome["out"] = dict(self._execute_module(module_name=module, module_args=args,
+                                                               task_vars=self._fleet_task_vars))
+            except AnsibleConnectionFailure as ex:
+                outcome["out"] = {"unreachable": True, "msg": to_text(ex)}
+            except BaseException as ex:  # noqa: BLE001 -- handed to the waiting thread, re-raised there
+                outcome["error"] = ex
+
+        if deadline is None:
+            work()
+        else:
+            thread = threading.Thread(target=work, name="azlin-fleet-exec", daemon=True)
+            thread.start()
+            thread.join(deadline)
+            if thread.is_alive():
+                _kill_ssh_children()
+                thread.join(10)
+                # whatever the exec reports after its SSH client was killed, the cause is the deadline
+                box = {"out": {"deadline_exceeded": True, "deadline": deadline, "unreachable": True,
+                               "msg": f"no answer within {deadline}s (controller deadline)"}, "late": box}
+        if "error" in box:
+            raise box["error"]
+        out = dict(box["out"])
+        if out.get("unreachable"):
             try:
                 self._connection.reset()
             except AnsibleConnectionFailure as reset_ex:
                 display.vvvv(f"connection reset failed: {to_text(reset_ex)}")
-            out = {"unreachable": True, "msg": to_text(ex)}
         out["duration"] = round(time.monotonic() - started, 3)
         return out
 
@@ -161,6 +193,22 @@ class ActionModule(ActionBase):
             "changed": True,
             "failed": rc != 0,
         }
+
+
+def _kill_ssh_children():
+    """End the SSH clients this worker started (the exec past its deadline): their pipes close, the exec returns."""
+    me = os.getpid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            comm = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == me and comm in ("ssh", "sshpass"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def _read_scripts(workflow, names):

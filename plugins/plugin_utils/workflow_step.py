@@ -24,6 +24,14 @@ Execute = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 #: Exit codes of coreutils ``timeout``: 124 after TERM, 137 when ``--kill-after`` had to KILL.
 TIMEOUT_RCS = frozenset({124, 137})
 MAX_RETRY_DELAY = 60.0
+#: Seconds past a step's own timeout after which the controller stops waiting for the host: ``timeout`` on the
+#: host kills the command 5 s after the limit, so only a frozen host or a cut network is still silent then.
+DEADLINE_MARGIN = 15.0
+
+
+def deadline_for(step: Step) -> float | None:
+    """The controller-side deadline of one attempt of a step: its timeout plus a margin (None: no timeout)."""
+    return step.timeout + DEADLINE_MARGIN if step.timeout else None
 
 
 def build_argv(step: Step, script_text: str | None = None) -> tuple[list[str], str | None]:
@@ -67,6 +75,9 @@ def retry_delay(attempt: int, base: float) -> float:
 
 def classify_attempt(step: Step, result: Mapping[str, Any]) -> tuple[str, str]:
     """(status, reason) of one command attempt."""
+    if result.get("deadline_exceeded"):
+        return "timeout", (f"no answer from the host within {result.get('deadline')}s: frozen or cut off "
+                           "(controller deadline)")
     if result.get("unreachable"):
         return "unreachable", f"host unreachable: {result.get('msg', '')}".strip()
     rc = result.get("rc")
@@ -174,7 +185,7 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
     """Run one step on this host (gate, attempts, health), record its state in ``mine``; return its entry."""
     with slot(step):
         if step.when:
-            probe = execute("azlin.fleet.fleet_probe", {})
+            probe = execute("azlin.fleet.fleet_probe", {"deadline": DEADLINE_MARGIN * 2})
             if probe.get("unreachable") or probe.get("failed"):
                 passes, why = False, f"unmeasurable: {probe.get('msg', 'probe failed')}"
             else:
@@ -183,7 +194,8 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
                 mine[step.name] = record_status(step, "skipped", f"gate {step.when!r} not met: {why}")
                 return step_entry(step.name, mine[step.name], shown="gated")
         argv, stdin = build_argv(step, scripts.get(step.name))
-        module_args: dict[str, Any] = {"argv": argv, "env": dict(step.env), "become": step.become}
+        module_args: dict[str, Any] = {"argv": argv, "env": dict(step.env), "become": step.become,
+                                       "deadline": deadline_for(step)}
         if stdin is not None:
             module_args["stdin"] = stdin
         if step.chdir:
@@ -199,7 +211,8 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
                 break
         health: dict[str, Any] | None = None
         if status == "ok" and step.health is not None:
-            check = execute("azlin.fleet.health_check", health_args(step.health))
+            check = execute("azlin.fleet.health_check",
+                            {**health_args(step.health), "deadline": step.health.timeout + DEADLINE_MARGIN})
             if check.get("unreachable") or check.get("failed"):
                 status, reason = "failed", f"unhealthy: {check.get('msg', 'health check failed')}"
                 health = {k: check[k] for k in ("healthy", "probes", "elapsed", "last", "msg") if k in check}

@@ -61,6 +61,15 @@ def terminate(pid: int | None, marker: str = "", timeout: float = 3.0) -> bool:
     return True
 
 
+def signal_all(pids: list[int], signum: int) -> None:
+    """Send ``signum`` to every pid in ``pids`` that still exists."""
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
 def kill_all(pids: list[int], timeout: float = 3.0) -> None:
     """SIGKILL every pid in ``pids`` and wait until all are gone (used for a host's whole network namespace)."""
     for pid in pids:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +30,7 @@ from azlin_fleet_sandbox.spec import HostSpec, default_hosts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = REPO_ROOT / ".sandbox"
-FAULT_KINDS = ("stop", "start", "cut", "restore", "unreadable", "readable")
+FAULT_KINDS = ("stop", "start", "cut", "restore", "unreadable", "readable", "freeze", "thaw")
 REQUIRED_TOOLS = (
     "/usr/sbin/sshd",
     "/usr/sbin/ip",
@@ -577,7 +578,8 @@ class Sandbox:
     def fault(self, name: str, kind: str) -> None:
         """Inject or clear a fault on one host.
 
-        ``stop``/``start`` sshd, ``cut``/``restore`` its network, ``unreadable``/``readable`` its probe files.
+        ``stop``/``start`` sshd, ``cut``/``restore`` its network, ``unreadable``/``readable`` its probe files,
+        ``freeze``/``thaw`` every process of the host (SIGSTOP/SIGCONT: a hung VM whose TCP peer stays silent).
         """
         if kind not in FAULT_KINDS:
             raise SandboxUsageError(f"Fault {kind!r}", "is unknown", f"Use one of: {', '.join(FAULT_KINDS)}.")
@@ -609,6 +611,14 @@ class Sandbox:
         network.set_link(host["veth"], up=False)
         network.close_connections(host["spec"]["address"])
         host["faults"]["cut"] = True
+
+    def _fault_freeze(self, state: dict, host: dict) -> None:
+        processes.signal_all(network.netns_pids(host["netns"]), signal.SIGSTOP)
+        host["faults"]["frozen"] = True
+
+    def _fault_thaw(self, state: dict, host: dict) -> None:
+        processes.signal_all(network.netns_pids(host["netns"]), signal.SIGCONT)
+        host["faults"]["frozen"] = False
 
     def _fault_restore(self, state: dict, host: dict) -> None:
         network.set_link(host["veth"], up=True)
@@ -647,6 +657,8 @@ class Sandbox:
             if not processes.is_alive(state.get("driver_pid"), self._driver_marker()):
                 self._start_driver(state)
             for host in state["hosts"]:
+                if host["faults"].get("frozen"):
+                    self._fault_thaw(state, host)
                 if host["faults"]["cut"] or not network.is_link_up(host["veth"]):
                     self._fault_restore(state, host)
                 if host["faults"]["unreadable"]:

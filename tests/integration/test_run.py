@@ -259,3 +259,39 @@ def test_plain_command_keeps_streams_env_and_chdir_and_closes_stdin(fleet, run) 
     assert "out-hello\n/tmp" in text
     # No terminal was allocated: ssh's "Shared connection ... closed." would otherwise be in the output.
     assert "err-stream" in text and "Shared connection" not in text
+
+
+def test_a_host_frozen_mid_command_ends_at_the_controller_deadline(fleet, run, tmp_path) -> None:
+    # web-1 freezes (every process stopped, its TCP peer silent) once its command runs: `timeout` on the host
+    # cannot fire, so only the controller's deadline (the step's timeout + 15 s) ends the wait; the others finish.
+    started_marker = fleet.host_path("web-1", "/tmp/run_attempt")
+    started_marker.unlink(missing_ok=True)
+
+    def freeze_when_started() -> None:
+        deadline = time.monotonic() + 60
+        while not started_marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fleet.fault("web-1", "freeze")
+
+    freezer = threading.Thread(target=freeze_when_started)
+    freezer.start()
+    started = time.monotonic()
+    try:
+        # the sandbox inventory's SSH keepalives would notice the silence after ~15 s: in an inventory without
+        # them (a later -i overrides the host vars) only the controller deadline is left
+        quiet = tmp_path / "no-keepalive.yml"
+        quiet.write_text(fleet.hosts_yml.read_text().replace("-o ServerAliveInterval=5 -o ServerAliveCountMax=2", ""))
+        assert "ServerAlive" not in quiet.read_text()
+        proc, report = run(fleet_command="touch /tmp/run_attempt; sleep 3; touch /tmp/run_marker",
+                           fleet_targets="pool_web_servers", fleet_timeout=4, args=("-i", str(quiet)))
+    finally:
+        freezer.join()
+        fleet.fault("web-1", "thaw")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert elapsed < 4 + 15 + 20  # bounded: deadline plus Ansible's own start-up and wrap-up
+    results = command_results(report)
+    assert results["web-1"]["status"] == "timeout", json.dumps(report)[-4000:]
+    assert "controller deadline" in results["web-1"]["reason"]
+    assert {h: results[h]["status"] for h in ("web-2", "web-3")} == {"web-2": "ok", "web-3": "ok"}
+    assert marked(fleet, ["web-2", "web-3"]) == ["web-2", "web-3"]

@@ -169,7 +169,8 @@ def test_alias_bomb_is_refused_quickly_before_any_host_is_touched(fleet, run_pla
 def test_a_file_that_is_not_a_workflow_is_never_echoed(fleet, run_playbook, tmp_path) -> None:
     secret = tmp_path / "shadow"
     secret.write_text("root:$6$s3cr3tSALT$hashhashhash:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n")
-    proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(secret), "fleet_targets": "web-1"})
+    proc = run_playbook("azlin.fleet.workflow",
+                        extra_vars={"fleet_workflow_file": str(secret), "fleet_targets": "web-1"})
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert "unknown top-level key" in proc.stdout
     assert "s3cr3t" not in proc.stdout + proc.stderr and "hashhash" not in proc.stdout + proc.stderr

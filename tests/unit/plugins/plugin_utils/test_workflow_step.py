@@ -28,6 +28,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import (
     Rollout,
     build_argv,
+    classify_attempt,
     evaluate_when,
     retry_delay,
     run_segment,
@@ -251,7 +252,9 @@ def test_unhealthy_host_fails_the_step_with_the_health_result() -> None:
                                                      "probes": 3, "healthy": False}]})
     entries, _ = host.run(workflow, ["run"])
     assert host.calls[1] == (
-        "azlin.fleet.health_check", {"interval": 2.0, "timeout": 60.0, "successes": 1, "command": "check"})
+        "azlin.fleet.health_check",
+        # the controller stops waiting 15 s after the health check's own timeout
+        {"interval": 2.0, "timeout": 60.0, "successes": 1, "command": "check", "deadline": 75.0})
     run = entries[0]
     assert run["status"] == "failed"
     assert run["reason"] == "unhealthy: Health check command 'check' failed"
@@ -261,14 +264,22 @@ def test_unhealthy_host_fails_the_step_with_the_health_result() -> None:
 def test_command_args_carry_env_become_chdir_and_script_stdin() -> None:
     workflow = wf(
         {"name": "a", "command": "a", "env": {"TOKEN": "s3cr3t", "ON": True}, "become": True, "chdir": "/srv"},
-        {"name": "b", "script": "/abs/b.sh"},
+        {"name": "b", "script": "/abs/b.sh", "timeout": 30},
     )
     host = FakeHost()
     host.run(workflow, order_steps(workflow), scripts={"b": "#!/bin/bash -eu\necho b\n"})
     (_m1, a_args), (_m2, b_args) = host.calls
     assert a_args == {"argv": ["/bin/sh", "-c", "a"], "env": {"TOKEN": "s3cr3t", "ON": "true"}, "become": True,
-                      "chdir": "/srv"}
-    assert b_args == {"argv": ["/bin/bash", "-eu"], "env": {}, "become": False, "stdin": "#!/bin/bash -eu\necho b\n"}
+                      "chdir": "/srv", "deadline": None}  # no timeout: no controller deadline either
+    assert b_args == {"argv": ["timeout", "--kill-after=5", "30", "/bin/bash", "-eu"], "env": {}, "become": False,
+                      "stdin": "#!/bin/bash -eu\necho b\n", "deadline": 45.0}
+
+
+def test_an_attempt_past_the_controller_deadline_is_a_timeout_naming_it() -> None:
+    step = wf({"name": "a", "command": "a", "timeout": 5}).step("a")
+    status, reason = classify_attempt(step, {"deadline_exceeded": True, "deadline": 20.0, "unreachable": True})
+    assert status == "timeout"
+    assert reason == "no answer from the host within 20.0s: frozen or cut off (controller deadline)"
 
 
 def test_rollout_stops_a_host_that_has_not_started_when_the_tally_names_a_failed_host() -> None:
