@@ -28,6 +28,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
     evaluate_gate,
     parse_gate,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import ProbeOutputError, check_metrics
 
 PLAN_VERSION = 1
 PLAN_EVENT = "v2_playbook_on_fleet_plan"
@@ -49,7 +50,7 @@ class RouteSettings:
     count: int | None = None
     parallel: str | None = None
     probe_ttl: float = 60.0
-    probe_interval: float = 1.0
+    probe_interval: float = 0.5
     dry_run: bool = False
     parsed_gate: Gate | None = field(default=None, compare=False, repr=False)
 
@@ -340,14 +341,27 @@ def _plain(value: Any) -> Any:
 
 
 def probe_from_result(host: str, result: Any, at: float = 0.0) -> Probe:
-    """Turn a registered fleet_probe result into a Probe; anything but metrics makes the host unmeasurable."""
+    """Turn a registered probe result into a Probe; anything but well-formed metrics makes the host unmeasurable.
+
+    The result comes from the host (a compromised VM may send anything): a non-numeric or missing field is
+    rejected for this host only, with the reason.
+    """
     if not isinstance(result, Mapping) or result.get("skipped"):
-        return Probe(host, error="no probe result: the fleet_probe task did not run on this host", at=at)
+        return Probe(host, error="no probe result: the probe task did not run on this host", at=at)
     if result.get("unreachable"):
         return Probe(host, error=f"unreachable: {result.get('msg') or 'no message'}", at=at)
-    if result.get("failed") or not isinstance(result.get("metrics"), Mapping):
+    if result.get("failed") or "metrics" not in result:
         return Probe(host, error=str(result.get("msg") or "the probe failed without a message"), at=at)
-    return Probe(host, metrics=_plain(result["metrics"]), at=at)
+    try:
+        metrics = check_metrics(_plain(result["metrics"]))
+    except ProbeOutputError as ex:
+        return Probe(host, error=f"probe result rejected: {ex}", at=at)
+    return Probe(host, metrics=metrics, at=at)
+
+
+def verdicts(plan: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Return ``{host: {"status", "reason"}}`` for every host of the plan (reason empty when selected)."""
+    return {e["host"]: {"status": e["status"], "reason": "; ".join(e["reasons"])} for e in plan["hosts"]}
 
 
 def next_wait(plan: Mapping[str, Any], settings: RouteSettings) -> list[str]:
