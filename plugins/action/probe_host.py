@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     MAX_INTERVAL,
     ProbeOutputError,
-    parse_probe_output,
-    probe_command,
+    measure_with,
     wait_until,
 )
 
@@ -23,21 +21,6 @@ ARGUMENT_SPEC = {
 }
 # at least this long per round in wait mode, so a zero interval cannot spin on SSH execs
 MIN_WAIT_ROUND = 0.1
-
-
-def measure_host(action: ActionBase, interval: float) -> dict:
-    """Measure the action's host with one raw exec (no Python there); raise ProbeOutputError when unusable.
-
-    Shared with other actions that need a host's metrics (a step's gate), through their own connection.
-    """
-    res = action._low_level_execute_command(probe_command(interval), sudoable=False)
-    stdout = to_text(res.get("stdout", ""), errors="surrogate_or_replace")
-    if res.get("rc") != 0:
-        stderr = to_text(res.get("stderr", ""), errors="surrogate_or_replace").strip()
-        raise ProbeOutputError(
-            f"the probe command exited {res.get('rc')}: {(stderr or stdout.strip())[-200:] or 'no output'}"
-        )
-    return parse_probe_output(stdout, interval)
 
 
 class ActionModule(ActionBase):
@@ -58,11 +41,11 @@ class ActionModule(ActionBase):
             )
         try:
             if args["wait_for"] is None:
-                result.update(changed=False, metrics=measure_host(self, interval))
+                result.update(changed=False, metrics=measure_with(self._execute, interval), probed_at=time.monotonic())
                 return result
             pace = max(interval, MIN_WAIT_ROUND)
             metrics, met, waited = wait_until(
-                lambda: measure_host(self, pace), args["wait_for"], args["wait_timeout"], time.monotonic
+                lambda: measure_with(self._execute, pace), args["wait_for"], args["wait_timeout"], time.monotonic
             )
         except ProbeOutputError as ex:
             result.update(failed=True, unmeasurable=True, msg=str(ex))
@@ -71,5 +54,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(
                 f"Invalid wait_for {args['wait_for']!r}: {ex}. Pass the limits the route action returns."
             ) from ex
-        result.update(changed=False, metrics=metrics, gate_met=met, waited=waited)
+        result.update(changed=False, metrics=metrics, gate_met=met, waited=waited, probed_at=time.monotonic())
         return result
+
+    def _execute(self, command: str) -> dict:
+        # never become: reading /proc and utmp needs no privileges, and a become exec may need a terminal
+        return self._low_level_execute_command(command, sudoable=False)

@@ -86,6 +86,14 @@ waited:
   returned: when O(wait_for) is set
   type: float
   sample: 4.2
+probed_at:
+  description:
+    - When the metrics were taken, in seconds of the controller's monotonic clock (C(time.monotonic()), shared by
+      every process of the controller). Compare it with the same clock to decide whether the metrics are older than
+      C(fleet_probe_ttl).
+  returned: success
+  type: float
+  sample: 81234.56
 unmeasurable:
   description: Set when a file could not be read, or the host's answer could not be parsed; never route to the host.
   returned: failure

@@ -257,3 +257,24 @@ def wait_until(
             return metrics, True, round(waited, 1)
         if waited >= timeout:
             return metrics, False, round(waited, 1)
+
+
+def measure_with(execute: Callable[[str], Mapping[str, Any]], interval: float) -> dict[str, Any]:
+    """Measure a host with one exec of :func:`probe_command` through ``execute``; return the metrics dict.
+
+    ``execute(command)`` runs the command on the host and returns ``{"rc", "stdout", "stderr"}`` as text, e.g. an
+    action's ``lambda cmd: self._low_level_execute_command(cmd, sudoable=False)``. Raises ProbeOutputError when
+    the host's answer is unusable (the host is then unmeasurable).
+    """
+    res = execute(probe_command(interval))
+    stdout = _text(res.get("stdout"))
+    if res.get("rc") != 0:
+        detail = (_text(res.get("stderr")).strip() or stdout.strip())[-200:] or "no output"
+        raise ProbeOutputError(f"the probe command exited {res.get('rc')}: {detail}")
+    return parse_probe_output(stdout, interval)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)

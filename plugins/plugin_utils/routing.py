@@ -5,7 +5,9 @@ Both the ``least_loaded`` strategy and the ``route`` action call these functions
 The plan is a plain dict (schema version 1, see docs/dev/CONTRACTS.md)::
 
     {"version": 1, "gate": str|None, "gate_mode": "skip"|"wait", "route_by": str, "count": int|None,
-     "dry_run": bool, "hosts": [{"host", "status", "order", "score", "metrics", "reasons"}]}
+     "dry_run": bool, "hosts": [{"host", "status", "order", "score", "metrics", "reasons"[, "waited"]}]}
+
+``waited`` (seconds, controller clock) is present on the hosts gate mode ``wait`` waited for.
 
 ``status`` is ``selected`` (runs, in ``order``), ``gated``, ``unmeasurable`` or ``not_selected``.
 """
@@ -57,12 +59,16 @@ class RouteSettings:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """One host's probe outcome: metrics, or the error that made it unmeasurable; ``at`` is a monotonic time."""
+    """One host's probe outcome: metrics, or the error that made it unmeasurable; ``at`` is a monotonic time.
+
+    ``waited`` is set after gate mode ``wait``: the seconds this host was waited for (controller clock).
+    """
 
     host: str
     metrics: Mapping[str, Any] | None = None
     error: str | None = None
     at: float = 0.0
+    waited: float | None = None
 
 
 SETTING_VARS = (
@@ -217,6 +223,8 @@ def build_plan(
             "metrics": dict(probe.metrics) if probe.metrics is not None else None,
             "reasons": [],
         }
+        if probe.waited is not None:
+            entry["waited"] = probe.waited
         entries[probe.host] = entry
         if probe.metrics is None:
             entry["reasons"] = [probe.error or "no probe result"]
@@ -352,11 +360,14 @@ def probe_from_result(host: str, result: Any, at: float = 0.0) -> Probe:
         return Probe(host, error=f"unreachable: {result.get('msg') or 'no message'}", at=at)
     if result.get("failed") or "metrics" not in result:
         return Probe(host, error=str(result.get("msg") or "the probe failed without a message"), at=at)
+    waited = result.get("waited")
     try:
         metrics = check_metrics(_plain(result["metrics"]))
+        if waited is not None and (isinstance(waited, bool) or not isinstance(waited, (int, float)) or waited < 0):
+            raise ProbeOutputError(f"waited is {str(waited)[:40]!r}, not a number of seconds")
     except ProbeOutputError as ex:
         return Probe(host, error=f"probe result rejected: {ex}", at=at)
-    return Probe(host, metrics=metrics, at=at)
+    return Probe(host, metrics=metrics, at=at, waited=None if waited is None else float(waited))
 
 
 def verdicts(plan: Mapping[str, Any]) -> dict[str, dict[str, str]]:

@@ -135,6 +135,12 @@ PROBE_VAR = "fleet_probe"
 PROBE_ACTION = "azlin.fleet.probe_host"
 
 
+def _task_uuid(result) -> str | None:
+    # the task of a result: ``task`` since 2.21 (HostTaskResult), ``_task`` before; a copy of the queued one
+    task = getattr(result, "task", None) or getattr(result, "_task", None)
+    return getattr(task, "_uuid", None)
+
+
 class StrategyModule(HostPinnedStrategyModule):
     def __init__(self, tqm) -> None:
         super().__init__(tqm)
@@ -194,7 +200,7 @@ class StrategyModule(HostPinnedStrategyModule):
             return results
         name, task = self._reprobe
         # the re-probe's result is ours: the dispatch loop never queued it, so it must not count it as its own
-        kept = [r for r in results if getattr(r, "task", getattr(r, "_task", None)) is not task]
+        kept = [r for r in results if _task_uuid(r) != task._uuid]
         if len(kept) != len(results):
             self._finish_reprobe(iterator, name)
         return kept
