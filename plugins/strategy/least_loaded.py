@@ -120,6 +120,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     SETTING_VARS,
     RouteRun,
     build_plan,
+    is_stale,
     next_wait,
     parse_parallel,
     parse_settings,
@@ -147,9 +148,9 @@ class StrategyModule(HostPinnedStrategyModule):
         # the routing of this play; None until the probe step has run
         self._route: RouteRun | None = None
         self._probe_context = None
-        # the TTL re-probe in flight: (host name, task), and the hosts held back until it returns
+        # the TTL re-probe in flight: (host name, task), and the hosts held back (blocked) until theirs is done
         self._reprobe: tuple[str, object] | None = None
-        self._held: list[str] = []
+        self._held: set[str] = set()
         # hosts re-probed just before their start: fresh for their dispatch, whatever the TTL
         self._reprobed: set[str] = set()
 
@@ -251,43 +252,54 @@ class StrategyModule(HostPinnedStrategyModule):
         return {host.name: self._probe_result(host.name, now) for host in hosts}
 
     def _recheck_stale(self, iterator, hosts) -> None:
-        """Start a re-probe of the next host to start when its metrics are older than the TTL.
+        """Hold back the hosts yet to start from the first one whose metrics are older than the TTL; re-probe it.
 
-        Hosts already running go on; the re-probed host and every host yet to start are held (blocked) until the
-        result is in, so the dispatch order holds. Only when a worker is free: a re-probe never waits for a slot.
+        Hosts already running go on. The held hosts are blocked (the dispatch loop skips them) so none starts
+        before the re-probed one, and a re-probe starts only when a worker slot is free, so it never waits.
         """
-        if self._reprobe is not None or self._route.settings.dry_run:
+        if self._route.settings.dry_run:
             return
-        pristine = [h.name for h in hosts if iterator.get_state_for_host(h.name).run_state == IteratingStates.SETUP]
-        name = self._route.stale_next([h for h in pristine if h not in self._reprobed], time.monotonic())
-        if name is None or self._blocked_hosts.get(name, False):
+        pristine = {h.name for h in hosts if iterator.get_state_for_host(h.name).run_state == IteratingStates.SETUP}
+        order = [name for name in selected_hosts(self._route.plan) if name in pristine]
+        now = time.monotonic()
+        first = next(
+            (
+                i
+                for i, name in enumerate(order)
+                if name not in self._reprobed
+                and is_stale(self._route.probed_at.get(name, 0.0), now, self._route.settings.probe_ttl)
+            ),
+            None,
+        )
+        hold = set(order[first:]) if first is not None else set()
+        for name in self._held - hold:
+            if self._reprobe is None or name != self._reprobe[0]:
+                self._blocked_hosts[name] = False
+        for name in hold - self._held:
+            self._blocked_hosts[name] = True
+        self._held = hold | ({self._reprobe[0]} if self._reprobe else set())
+        # only the very next host, and only into a free slot: a host ready to start never waits for a re-probe
+        if first != 0 or self._reprobe is not None or self._pending_results >= len(self._workers):
             return
-        if all(worker is not None and worker.is_alive() for worker in self._workers):
-            return
+        name = order[first]
         host = next(h for h in hosts if h.name == name)
         display.vvv("metrics older than fleet_probe_ttl; re-probing before dispatch", host=name)
         play = iterator._play
         task = self._probe_task(play, "Probe host metrics", {"interval": self._route.settings.probe_interval})
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
-        self._held = [h for h in pristine if h != name and not self._blocked_hosts.get(h, False)]
-        for held in self._held:
-            self._blocked_hosts[held] = True
-        self._blocked_hosts[name] = True
         self._reprobe = (name, task)
         self._reprobed.add(name)
         self._queue_probe(play, task, host, self._probe_context)
 
     def _finish_reprobe(self, iterator, name: str) -> None:
-        """Take the re-probe's result: re-gate the host, release the held hosts, announce a changed plan."""
+        """Take the re-probe's result: re-gate the host, release it, announce a changed plan."""
         probe = self._probe_result(name, time.monotonic())
         self._route.probed_at[name] = probe.at
         plan = recheck_host(self._route.plan, self._route.settings, probe)
         self._route.update(plan)
-        for held in self._held:
-            self._blocked_hosts[held] = False
-        self._blocked_hosts[name] = False
-        self._held = []
         self._reprobe = None
+        # the result's processing already unblocked the host; the next pass holds whatever still must wait
+        self._held.discard(name)
         if name not in selected_hosts(plan):
             # the verdict changed: the host runs nothing, and callbacks get the new plan (the last one wins)
             iterator.end_host(name)

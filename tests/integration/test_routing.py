@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from azlin_fleet_sandbox.clock import fake_clock, libfaketime, restore_clock, step_clock
+
 TARGET = Path(__file__).parent / "targets" / "routing"
 MARKER = "/tmp/fleet_started_at"
 # CPU % per host, all distinct: the expected order is ascending CPU
@@ -335,8 +337,81 @@ def test_strategy_reprobes_stale_hosts_while_others_run(fleet, routed, ansible_b
     assert proc.returncode == 0, out[-4000:]
     times = started(fleet)
     assert set(times) == {"stage-1", "web-2", "ci-1"}
-    # two at a time: ci-1 started while web-2 was still busy, in plan order
-    assert times["stage-1"] <= times["web-2"] < times["ci-1"] < times["web-2"] + 2
+    # in plan order, two at a time: web-2 started while stage-1 was busy, so every later re-probe (ci-1's, then
+    # stage-2's) ran while another host was in flight
+    assert times["stage-1"] <= times["web-2"] <= times["ci-1"]
+    assert times["web-2"] < times["stage-1"] + 2
     final = entries(read_plan(routed.plan_file))["stage-2"]
     assert final["status"] == "gated"
     assert final["reasons"][0].startswith("re-probe before dispatch: cpu ")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
+    fleet, routed, ansible_bin, ansible_env, tmp_path, playbook
+):
+    if libfaketime() is None:
+        pytest.skip("needs the Debian package libfaketime to step a host's clock")
+    for host in CPU:
+        if host not in ("web-3", "stage-3"):
+            fleet.set_load(host, cpu=10)
+    stepped = ("web-3", "stage-3")  # web-3's load drops during the wait, stage-3's never does
+    for host in stepped:
+        fake_clock(fleet, host)
+    extra = {"fleet_probe_interval": 0.3, "fleet_gate": "cpu<50", "fleet_gate_mode": "wait", "fleet_gate_timeout": 8}
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra))
+    log = tmp_path / "stdout.log"
+    waiting_line = "Waiting up to" if playbook == "strategy.yml" else "TASK [Wait for the gated hosts"
+    marks: dict[str, float] = {}
+    # fresh SSH connections, so every session on the stepped hosts runs with the faked clock
+    env = ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}
+    try:
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [
+                    str(ansible_bin / "ansible-playbook"),
+                    "-i",
+                    str(fleet.hosts_yml),
+                    "-e",
+                    f"@{vars_file}",
+                    str(TARGET / playbook),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+
+            def step_then_drop() -> None:
+                deadline = time.monotonic() + 60
+                while waiting_line not in log.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                marks["wait"] = time.monotonic()
+                time.sleep(1.0)
+                for host in stepped:
+                    step_clock(fleet, host, -40)
+                time.sleep(2.0)
+                fleet.set_load("web-3", cpu=20)
+                marks["drop"] = time.monotonic()
+
+            worker = threading.Thread(target=step_then_drop)
+            worker.start()
+            rc = proc.wait(timeout=120)
+            marks["end"] = time.monotonic()
+            worker.join()
+    finally:
+        for host in stepped:
+            restore_clock(fleet, host)
+    text = log.read_text()
+    assert rc == 0, text[-4000:]
+    assert set(started(fleet)) == set(CPU) - {"stage-3"}
+    by_host = entries(read_plan(routed.plan_file))
+    # the wait ends with the gate timeout (8 s), not 40 s later; each reported wait is the controller's
+    assert marks["end"] - marks["wait"] < 8 + 10
+    dropped_after = marks["drop"] - marks["wait"]
+    assert by_host["web-3"]["status"] == "selected"
+    assert dropped_after - 0.5 <= by_host["web-3"]["waited"] <= dropped_after + 3
+    assert by_host["stage-3"]["status"] == "gated"
+    assert by_host["stage-3"]["reasons"][-1] == "still gated after waiting 8s"
+    assert 8 <= by_host["stage-3"]["waited"] <= 8 + 3
