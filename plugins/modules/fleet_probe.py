@@ -14,14 +14,17 @@ description:
     C(os.getloadavg()).
   - A file that cannot be read fails the module with a message naming the file, so the host is treated as
     unmeasurable and never routed to as if it were idle.
-  - Used by the P(azlin.fleet.least_loaded#strategy) strategy and, with C(register), by the M(azlin.fleet.route) action.
+  - For plays of your own. The P(azlin.fleet.least_loaded#strategy) strategy and C(playbooks/probe.yml) use
+    M(azlin.fleet.probe_host) instead, which returns the same RV(metrics) with one SSH exec and needs no Python on
+    the host; either result can be registered as C(fleet_probe) for the M(azlin.fleet.route) action.
 options:
   interval:
     description:
       - Seconds between the two C(/proc/stat) samples used for CPU utilisation. Fractions are allowed.
-      - Longer intervals smooth short bursts; shorter ones make the probe faster.
+      - Longer intervals smooth short bursts; shorter ones make the probe faster. See
+        M(azlin.fleet.probe_host) for the trade-off of the default.
     type: float
-    default: 1.0
+    default: 0.5
   wait_for:
     description:
       - Numeric limits the host must meet, as compiled from a gate by the controller (the
@@ -69,7 +72,7 @@ gate_met:
   type: bool
   sample: true
 waited:
-  description: Seconds spent re-measuring for O(wait_for).
+  description: Seconds spent re-measuring for O(wait_for), timed by the host's monotonic clock.
   returned: when O(wait_for) is set
   type: float
   sample: 4.2
@@ -123,7 +126,7 @@ metrics:
     interval:
       description: The sampling interval actually used, in seconds.
       type: float
-      sample: 1.0
+      sample: 0.5
   sample:
     load1: 0.42
     load5: 0.30
@@ -134,7 +137,7 @@ metrics:
     users: 0
     sessions: []
     uptime: 86400.5
-    interval: 1.0
+    interval: 0.5
 """
 
 import os
@@ -217,10 +220,11 @@ def measure(interval):
 
 def wait_for(limits, interval, timeout):
     """Re-measure until the limits hold or timeout seconds pass; return (metrics, met, waited)."""
-    started = time.time()
+    # monotonic: a step of the wall clock neither lengthens the wait nor falsifies the time reported
+    started = time.monotonic()
     while True:
         metrics = measure(interval)
-        waited = round(time.time() - started, 1)
+        waited = round(time.monotonic() - started, 1)
         if meets_limits(limits, metrics):
             return metrics, True, waited
         if waited >= timeout:
@@ -230,7 +234,7 @@ def wait_for(limits, interval, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            interval=dict(type="float", default=1.0),
+            interval=dict(type="float", default=0.5),
             wait_for=dict(type="list", elements="dict"),
             wait_timeout=dict(type="float", default=300.0),
         ),

@@ -5,7 +5,9 @@ Both the ``least_loaded`` strategy and the ``route`` action call these functions
 The plan is a plain dict (schema version 1, see docs/dev/CONTRACTS.md)::
 
     {"version": 1, "gate": str|None, "gate_mode": "skip"|"wait", "route_by": str, "count": int|None,
-     "dry_run": bool, "hosts": [{"host", "status", "order", "score", "metrics", "reasons"}]}
+     "dry_run": bool, "hosts": [{"host", "status", "order", "score", "metrics", "reasons"[, "waited"]}]}
+
+``waited`` (seconds, controller clock) is present on the hosts gate mode ``wait`` waited for.
 
 ``status`` is ``selected`` (runs, in ``order``), ``gated``, ``unmeasurable`` or ``not_selected``.
 """
@@ -28,6 +30,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
     evaluate_gate,
     parse_gate,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import ProbeOutputError, check_metrics
 
 PLAN_VERSION = 1
 PLAN_EVENT = "v2_playbook_on_fleet_plan"
@@ -49,19 +52,23 @@ class RouteSettings:
     count: int | None = None
     parallel: str | None = None
     probe_ttl: float = 60.0
-    probe_interval: float = 1.0
+    probe_interval: float = 0.5
     dry_run: bool = False
     parsed_gate: Gate | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """One host's probe outcome: metrics, or the error that made it unmeasurable; ``at`` is a monotonic time."""
+    """One host's probe outcome: metrics, or the error that made it unmeasurable; ``at`` is a monotonic time.
+
+    ``waited`` is set after gate mode ``wait``: the seconds this host was waited for (controller clock).
+    """
 
     host: str
     metrics: Mapping[str, Any] | None = None
     error: str | None = None
     at: float = 0.0
+    waited: float | None = None
 
 
 SETTING_VARS = (
@@ -216,6 +223,8 @@ def build_plan(
             "metrics": dict(probe.metrics) if probe.metrics is not None else None,
             "reasons": [],
         }
+        if probe.waited is not None:
+            entry["waited"] = probe.waited
         entries[probe.host] = entry
         if probe.metrics is None:
             entry["reasons"] = [probe.error or "no probe result"]
@@ -340,14 +349,30 @@ def _plain(value: Any) -> Any:
 
 
 def probe_from_result(host: str, result: Any, at: float = 0.0) -> Probe:
-    """Turn a registered fleet_probe result into a Probe; anything but metrics makes the host unmeasurable."""
+    """Turn a registered probe result into a Probe; anything but well-formed metrics makes the host unmeasurable.
+
+    The result comes from the host (a compromised VM may send anything): a non-numeric or missing field is
+    rejected for this host only, with the reason.
+    """
     if not isinstance(result, Mapping) or result.get("skipped"):
-        return Probe(host, error="no probe result: the fleet_probe task did not run on this host", at=at)
+        return Probe(host, error="no probe result: the probe task did not run on this host", at=at)
     if result.get("unreachable"):
         return Probe(host, error=f"unreachable: {result.get('msg') or 'no message'}", at=at)
-    if result.get("failed") or not isinstance(result.get("metrics"), Mapping):
+    if result.get("failed") or "metrics" not in result:
         return Probe(host, error=str(result.get("msg") or "the probe failed without a message"), at=at)
-    return Probe(host, metrics=_plain(result["metrics"]), at=at)
+    waited = result.get("waited")
+    try:
+        metrics = check_metrics(_plain(result["metrics"]))
+        if waited is not None and (isinstance(waited, bool) or not isinstance(waited, (int, float)) or waited < 0):
+            raise ProbeOutputError(f"waited is {str(waited)[:40]!r}, not a number of seconds")
+    except ProbeOutputError as ex:
+        return Probe(host, error=f"probe result rejected: {ex}", at=at)
+    return Probe(host, metrics=metrics, at=at, waited=None if waited is None else float(waited))
+
+
+def verdicts(plan: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Return ``{host: {"status", "reason"}}`` for every host of the plan (reason empty when selected)."""
+    return {e["host"]: {"status": e["status"], "reason": "; ".join(e["reasons"])} for e in plan["hosts"]}
 
 
 def next_wait(plan: Mapping[str, Any], settings: RouteSettings) -> list[str]:

@@ -8,10 +8,14 @@ short_description: Run a play on the least-loaded hosts first, only where a gate
 version_added: "0.1.0"
 description:
   - Host-pinned scheduling (like P(ansible.builtin.host_pinned#strategy)) with a probe step. At play start every
-    targeted host runs M(azlin.fleet.fleet_probe) in parallel (the result is registered as C(fleet_probe)). Hosts are
-    gated, scored, ordered least loaded first (ties by name) and the best C(fleet_count) are selected.
+    targeted host runs M(azlin.fleet.probe_host) in parallel: one SSH exec, no Python needed on the host (the result
+    is registered as C(fleet_probe)). Hosts are gated, scored, ordered least loaded first (ties by name) and the best
+    C(fleet_count) are selected.
   - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
-    A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts.
+    A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
+    while the hosts already running go on; hosts after it in the order wait for that re-probe, so the order holds.
+  - In gate mode V(wait) only the gated hosts are re-probed, and the wait is timed by the controller's monotonic
+    clock.
   - Gated, unmeasurable (probe failed) and not-selected hosts run nothing. The whole plan is sent to callbacks as
     the custom event C(v2_playbook_on_fleet_plan(plan)) (sent again if a re-probe changes it) and printed.
   - Settings are play vars (or extra vars), read once at play start. The same decisions are available without
@@ -61,9 +65,12 @@ options:
     default: 60
     vars: [{name: fleet_probe_ttl}]
   fleet_probe_interval:
-    description: CPU sampling interval of the probe in seconds (fractions allowed).
+    description:
+      - CPU sampling interval of the probe in seconds (fractions allowed). CPU % is the average over this window.
+      - "Trade-off: longer windows smooth short bursts, shorter ones start the play sooner. All hosts are probed at
+        the same time, so the play start is delayed by about one interval, whatever the number of hosts."
     type: float
-    default: 1.0
+    default: 0.5
     vars: [{name: fleet_probe_interval}]
   fleet_dry_run:
     description: Probe and print the plan (order, metrics, verdicts) but run no task on any host.
@@ -113,6 +120,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     SETTING_VARS,
     RouteRun,
     build_plan,
+    is_stale,
     next_wait,
     parse_parallel,
     parse_settings,
@@ -125,6 +133,13 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
 display = Display()
 
 PROBE_VAR = "fleet_probe"
+PROBE_ACTION = "azlin.fleet.probe_host"
+
+
+def _task_uuid(result) -> str | None:
+    # the task of a result: ``task`` since 2.21 (HostTaskResult), ``_task`` before; a copy of the queued one
+    task = getattr(result, "task", None) or getattr(result, "_task", None)
+    return getattr(task, "_uuid", None)
 
 
 class StrategyModule(HostPinnedStrategyModule):
@@ -133,6 +148,11 @@ class StrategyModule(HostPinnedStrategyModule):
         # the routing of this play; None until the probe step has run
         self._route: RouteRun | None = None
         self._probe_context = None
+        # the TTL re-probe in flight: (host name, task), and the hosts held back (blocked) until theirs is done
+        self._reprobe: tuple[str, object] | None = None
+        self._held: set[str] = set()
+        # hosts re-probed just before their start: fresh for their dispatch, whatever the TTL
+        self._reprobed: set[str] = set()
 
     def run(self, iterator, play_context):  # type: ignore[override]
         play = iterator._play
@@ -175,6 +195,17 @@ class StrategyModule(HostPinnedStrategyModule):
         # reorder, never drop: 2.19's free loop indexes hosts_left with the previous pass's position
         return sorted(hosts, key=lambda host: rank.get(host.name, len(rank)))
 
+    def _process_pending_results(self, iterator, one_pass=False, max_passes=None):
+        results = super()._process_pending_results(iterator, one_pass=one_pass, max_passes=max_passes)
+        if self._reprobe is None:
+            return results
+        name, task = self._reprobe
+        # the re-probe's result is ours: the dispatch loop never queued it, so it must not count it as its own
+        kept = [r for r in results if _task_uuid(r) != task._uuid]
+        if len(kept) != len(results):
+            self._finish_reprobe(iterator, name)
+        return kept
+
     def _play_settings(self, play) -> dict:
         variables = self._variable_manager.get_vars(
             play=play, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
@@ -182,59 +213,93 @@ class StrategyModule(HostPinnedStrategyModule):
         templar = Templar(loader=self._loader, variables=variables)
         return {name: templar.template(variables[name]) for name in SETTING_VARS if name in variables}
 
-    def _probe(self, iterator, play_context, hosts, interval, wait=None) -> dict:
-        """Run fleet_probe on the hosts through the worker pool; return a Probe per host."""
-        play = iterator._play
-        args = {"interval": interval, **(wait or {})}
-        name = "Wait for the fleet gate" if wait else "Probe host metrics"
+    def _probe_task(self, play, name, args):
         block = Block.load(
-            {
-                "block": [
-                    {
-                        "name": f"{name} (azlin.fleet.least_loaded)",
-                        "azlin.fleet.fleet_probe": args,
-                        "register": PROBE_VAR,
-                    }
-                ]
-            },
+            {"block": [{"name": f"{name} (azlin.fleet.least_loaded)", PROBE_ACTION: args, "register": PROBE_VAR}]},
             play=play,
             variable_manager=self._variable_manager,
             loader=self._loader,
         )
-        task = block.block[0]
+        return block.block[0]
+
+    def _queue_probe(self, play, task, host, play_context) -> None:
+        # a result left from an earlier play or probe must not pass for this one
+        self._variable_manager.set_nonpersistent_facts(host.name, {PROBE_VAR: None})
+        task_vars = self._variable_manager.get_vars(
+            play=play, host=host, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
+        )
+        self.add_tqm_variables(task_vars, play=play)
+        self._queue_task(host, task, task_vars, play_context)
+
+    def _probe_result(self, name: str, now: float):
+        # registered results live in the variable manager's per-host cache (set_nonpersistent_facts); reading that
+        # one dict instead of get_vars keeps the probe step O(hosts)
+        result = self._variable_manager._nonpersistent_fact_cache.get(name, {}).get(PROBE_VAR)
+        probe = probe_from_result(name, result, now)
+        display.vvv(f"probe: {probe}", host=name)
+        return probe
+
+    def _probe(self, iterator, play_context, hosts, interval, wait=None) -> dict:
+        """Run the probe on the hosts through the worker pool, all at once; return a Probe per host."""
+        play = iterator._play
+        name = "Wait for the fleet gate" if wait else "Probe host metrics"
+        task = self._probe_task(play, name, {"interval": interval, **(wait or {})})
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
         for host in hosts:
-            # a result left from an earlier play must not pass for this probe
-            self._variable_manager.set_nonpersistent_facts(host.name, {PROBE_VAR: None})
-            task_vars = self._variable_manager.get_vars(
-                play=play, host=host, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
-            )
-            self.add_tqm_variables(task_vars, play=play)
-            self._queue_task(host, task, task_vars, play_context)
+            self._queue_probe(play, task, host, play_context)
         self._wait_on_pending_results(iterator)
         now = time.monotonic()
-        probes = {}
-        for host in hosts:
-            result = self._variable_manager.get_vars(play=play, host=host).get(PROBE_VAR)
-            probes[host.name] = probe_from_result(host.name, result, now)
-            display.vvv(f"probe: {probes[host.name]}", host=host.name)
-        return probes
+        return {host.name: self._probe_result(host.name, now) for host in hosts}
 
     def _recheck_stale(self, iterator, hosts) -> None:
-        """Re-probe the next host to start when its metrics are older than the TTL."""
-        # only while nothing is in flight: a re-probe waits for pending results and must not take other tasks' results
-        if self._pending_results or self._route.settings.dry_run:
+        """Hold back the hosts yet to start from the first one whose metrics are older than the TTL; re-probe it.
+
+        Hosts already running go on. The held hosts are blocked (the dispatch loop skips them) so none starts
+        before the re-probed one, and a re-probe starts only when a worker slot is free, so it never waits.
+        """
+        if self._route.settings.dry_run:
             return
-        pristine = [h.name for h in hosts if iterator.get_state_for_host(h.name).run_state == IteratingStates.SETUP]
-        name = self._route.stale_next(pristine, time.monotonic())
-        if name is None:
+        pristine = {h.name for h in hosts if iterator.get_state_for_host(h.name).run_state == IteratingStates.SETUP}
+        order = [name for name in selected_hosts(self._route.plan) if name in pristine]
+        now = time.monotonic()
+        first = next(
+            (
+                i
+                for i, name in enumerate(order)
+                if name not in self._reprobed
+                and is_stale(self._route.probed_at.get(name, 0.0), now, self._route.settings.probe_ttl)
+            ),
+            None,
+        )
+        hold = set(order[first:]) if first is not None else set()
+        for name in self._held - hold:
+            if self._reprobe is None or name != self._reprobe[0]:
+                self._blocked_hosts[name] = False
+        for name in hold - self._held:
+            self._blocked_hosts[name] = True
+        self._held = hold | ({self._reprobe[0]} if self._reprobe else set())
+        # only the very next host, and only into a free slot: a host ready to start never waits for a re-probe
+        if first != 0 or self._reprobe is not None or self._pending_results >= len(self._workers):
             return
+        name = order[first]
         host = next(h for h in hosts if h.name == name)
         display.vvv("metrics older than fleet_probe_ttl; re-probing before dispatch", host=name)
-        probe = self._probe(iterator, self._probe_context, [host], self._route.settings.probe_interval)[name]
+        play = iterator._play
+        task = self._probe_task(play, "Probe host metrics", {"interval": self._route.settings.probe_interval})
+        self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
+        self._reprobe = (name, task)
+        self._reprobed.add(name)
+        self._queue_probe(play, task, host, self._probe_context)
+
+    def _finish_reprobe(self, iterator, name: str) -> None:
+        """Take the re-probe's result: re-gate the host, release it, announce a changed plan."""
+        probe = self._probe_result(name, time.monotonic())
         self._route.probed_at[name] = probe.at
         plan = recheck_host(self._route.plan, self._route.settings, probe)
         self._route.update(plan)
+        self._reprobe = None
+        # the result's processing already unblocked the host; the next pass holds whatever still must wait
+        self._held.discard(name)
         if name not in selected_hosts(plan):
             # the verdict changed: the host runs nothing, and callbacks get the new plan (the last one wins)
             iterator.end_host(name)

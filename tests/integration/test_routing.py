@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from azlin_fleet_sandbox.clock import fake_clock, libfaketime, restore_clock, step_clock
+
 TARGET = Path(__file__).parent / "targets" / "routing"
 MARKER = "/tmp/fleet_started_at"
 # CPU % per host, all distinct: the expected order is ascending CPU
@@ -34,10 +36,10 @@ def routed(fleet, tmp_path):
         fleet.host_path(host, MARKER).unlink(missing_ok=True)
     plan_file = tmp_path / "plans.jsonl"
 
-    def run(run_playbook, playbook: str, **fleet_vars):
+    def run(run_playbook, playbook: str, *args: str, **fleet_vars):
         plan_file.unlink(missing_ok=True)
         extra = {"fleet_probe_interval": 0.3, **fleet_vars}
-        proc = run_playbook(TARGET / playbook, extra_vars=extra, env={"FLEET_PLAN_FILE": str(plan_file)})
+        proc = run_playbook(TARGET / playbook, *args, extra_vars=extra, env={"FLEET_PLAN_FILE": str(plan_file)})
         return proc, read_plan(plan_file)
 
     run.plan_file = plan_file
@@ -47,6 +49,11 @@ def routed(fleet, tmp_path):
 def read_plan(plan_file: Path) -> dict:
     assert plan_file.exists(), "no routing plan reached the observer callback"
     return json.loads(plan_file.read_text().splitlines()[-1])["plan"]
+
+
+def read_verdicts(plan_file: Path) -> dict | None:
+    """The fleet_verdicts of the last route action result (None on the strategy path, which has no such result)."""
+    return json.loads(plan_file.read_text().splitlines()[-1])["verdicts"]
 
 
 def started(fleet) -> dict[str, float]:
@@ -244,3 +251,167 @@ def test_strategy_reprobes_stale_hosts_before_dispatch(fleet, routed, ansible_bi
     final = entries(plans[-1])["stage-2"]
     assert final["status"] == "gated"
     assert final["reasons"][0].startswith("re-probe before dispatch: cpu ")
+
+
+NO_PYTHON = ("web-2", "ci-1")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_hosts_without_python_are_probed_and_routed(fleet, routed, run_playbook, run_ansible, tmp_path, playbook):
+    # their interpreter points to a missing path: every Python module fails there, the probe needs none
+    extra_inventory = tmp_path / "no_python.yml"
+    interpreter = {"ansible_python_interpreter": "/nonexistent/bin/python3"}
+    extra_inventory.write_text(json.dumps({"all": {"hosts": {host: interpreter for host in NO_PYTHON}}}))
+    ping = run_ansible(["ansible", "-i", str(fleet.hosts_yml), "-i", str(extra_inventory), "ci-1", "-m", "ping"])
+    assert ping.returncode != 0 and "/nonexistent/bin/python3" in ping.stdout + ping.stderr, output(ping)
+    proc, plan = routed(run_playbook, playbook, "-i", str(extra_inventory), fleet_parallel=1)
+    assert proc.returncode == 0, output(proc)
+    times = started(fleet)
+    assert sorted(times, key=times.get) == ASCENDING
+    by_host = entries(plan)
+    for host in NO_PYTHON:
+        assert by_host[host]["status"] == "selected"
+        assert abs(by_host[host]["metrics"]["cpu"] - CPU[host]) <= 1.5
+
+
+GARBAGE_STAT = "cpu  idle 0 lots 0 0 0 0 0\ncpu0 idle 0 lots 0 0 0 0 0\n"
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_host_answering_non_numeric_cpu_is_unmeasurable_and_the_others_run(fleet, routed, run_playbook, playbook):
+    # a compromised VM: its /proc/stat holds words where the CPU counters belong
+    host = next(h for h in fleet.status()["hosts"] if h["name"] == "ci-1")
+    garbage = fleet.host_dir("ci-1") / "garbage-stat"
+    garbage.write_text(GARBAGE_STAT)
+    nsenter = ["/usr/bin/nsenter", "-t", str(host["sshd_pid"]), "-m"]
+    subprocess.run([*nsenter, "mount", "--bind", str(garbage), "/proc/stat"], check=True)
+    try:
+        proc, plan = routed(run_playbook, playbook, fleet_gate="cpu<90")
+    finally:
+        subprocess.run([*nsenter, "umount", "/proc/stat"], check=True)
+    # the probe failed on that one host, so ansible-playbook reports a failure; every other host ran
+    assert proc.returncode == 2, output(proc)
+    assert set(started(fleet)) == {h for h, cpu in CPU.items() if cpu < 90} - {"ci-1"}
+    entry = entries(plan)["ci-1"]
+    assert entry["status"] == "unmeasurable" and entry["metrics"] is None
+    assert entry["reasons"][0].startswith("Cannot parse /proc/stat: the 'cpu' line of /proc/stat holds a non-number")
+    verdicts = read_verdicts(routed.plan_file)
+    if playbook == "route.yml":
+        assert verdicts["ci-1"] == {"status": "unmeasurable", "reason": entry["reasons"][0]}
+        assert verdicts["stage-3"]["status"] == "gated" and verdicts["stage-1"] == {"status": "selected", "reason": ""}
+
+
+@pytest.mark.multiversion
+def test_strategy_reprobes_stale_hosts_while_others_run(fleet, routed, ansible_bin, ansible_env):
+    # two at a time, each host busy for 2 s: every re-probe but the first happens while other hosts are running
+    extra = {
+        "fleet_probe_interval": 0.3,
+        "fleet_gate": "cpu<50",
+        "fleet_parallel": 2,
+        "fleet_probe_ttl": 0,
+        "fleet_test_busy": 2,
+    }
+    vars_file = routed.plan_file.with_name("vars.json")
+    vars_file.write_text(json.dumps(extra))
+    first = fleet.host_path("stage-1", MARKER)
+    proc = subprocess.Popen(
+        [
+            str(ansible_bin / "ansible-playbook"),
+            "-i",
+            str(fleet.hosts_yml),
+            "-e",
+            f"@{vars_file}",
+            str(TARGET / "strategy.yml"),
+        ],
+        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not first.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # stage-2 (45 %, fourth in line) turns busy while stage-1 and web-2 run
+    fleet.set_load("stage-2", cpu=90)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-4000:]
+    times = started(fleet)
+    assert set(times) == {"stage-1", "web-2", "ci-1"}
+    # in plan order, two at a time: web-2 started while stage-1 was busy, so every later re-probe (ci-1's, then
+    # stage-2's) ran while another host was in flight
+    assert times["stage-1"] <= times["web-2"] <= times["ci-1"]
+    assert times["web-2"] < times["stage-1"] + 2
+    final = entries(read_plan(routed.plan_file))["stage-2"]
+    assert final["status"] == "gated"
+    assert final["reasons"][0].startswith("re-probe before dispatch: cpu ")
+
+
+@pytest.mark.parametrize("playbook", PATHS)
+def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
+    fleet, routed, ansible_bin, ansible_env, tmp_path, playbook
+):
+    if libfaketime() is None:
+        pytest.skip("needs the Debian package libfaketime to step a host's clock")
+    for host in CPU:
+        if host not in ("web-3", "stage-3"):
+            fleet.set_load(host, cpu=10)
+    stepped = ("web-3", "stage-3")  # web-3's load drops during the wait, stage-3's never does
+    for host in stepped:
+        fake_clock(fleet, host)
+    extra = {"fleet_probe_interval": 0.3, "fleet_gate": "cpu<50", "fleet_gate_mode": "wait", "fleet_gate_timeout": 8}
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra))
+    log = tmp_path / "stdout.log"
+    waiting_line = "Waiting up to" if playbook == "strategy.yml" else "TASK [Wait for the gated hosts"
+    marks: dict[str, float] = {}
+    # fresh SSH connections, so every session on the stepped hosts runs with the faked clock
+    env = ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}
+    try:
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                [
+                    str(ansible_bin / "ansible-playbook"),
+                    "-i",
+                    str(fleet.hosts_yml),
+                    "-e",
+                    f"@{vars_file}",
+                    str(TARGET / playbook),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+
+            def step_then_drop() -> None:
+                deadline = time.monotonic() + 60
+                while waiting_line not in log.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                marks["wait"] = time.monotonic()
+                time.sleep(1.0)
+                for host in stepped:
+                    step_clock(fleet, host, -40)
+                time.sleep(2.0)
+                fleet.set_load("web-3", cpu=20)
+                marks["drop"] = time.monotonic()
+
+            worker = threading.Thread(target=step_then_drop)
+            worker.start()
+            rc = proc.wait(timeout=120)
+            marks["end"] = time.monotonic()
+            worker.join()
+    finally:
+        for host in stepped:
+            restore_clock(fleet, host)
+    text = log.read_text()
+    assert rc == 0, text[-4000:]
+    assert set(started(fleet)) == set(CPU) - {"stage-3"}
+    by_host = entries(read_plan(routed.plan_file))
+    # the wait ends with the gate timeout (8 s), not 40 s later; each reported wait is the controller's
+    assert marks["end"] - marks["wait"] < 8 + 10
+    dropped_after = marks["drop"] - marks["wait"]
+    assert by_host["web-3"]["status"] == "selected"
+    assert dropped_after - 0.5 <= by_host["web-3"]["waited"] <= dropped_after + 3
+    assert by_host["stage-3"]["status"] == "gated"
+    assert by_host["stage-3"]["reasons"][-1] == "still gated after waiting 8s"
+    assert 8 <= by_host["stage-3"]["waited"] <= 8 + 3

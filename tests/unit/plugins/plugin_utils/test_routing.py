@@ -24,6 +24,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     recheck_host,
     score_host,
     selected_hosts,
+    verdicts,
     waiting_hosts,
 )
 
@@ -286,9 +287,24 @@ def test_parallel_percent_bounds(value: int, total: int) -> None:
             "unreachable: ssh: connect to host timed out",
             id="unreachable",
         ),
-        pytest.param({"skipped": True}, "no probe result: the fleet_probe task did not run on this host", id="skipped"),
-        pytest.param(None, "no probe result: the fleet_probe task did not run on this host", id="missing"),
+        pytest.param({"skipped": True}, "no probe result: the probe task did not run on this host", id="skipped"),
+        pytest.param(None, "no probe result: the probe task did not run on this host", id="missing"),
         pytest.param({"failed": True}, "the probe failed without a message", id="failed-silently"),
+        pytest.param(
+            {"changed": False, "metrics": {**metrics(), "cpu": "idle, trust me"}},
+            "probe result rejected: cpu is 'idle, trust me', not a number",
+            id="compromised-non-numeric-cpu",
+        ),
+        pytest.param(
+            {"changed": False, "metrics": {**metrics(), "mem": float("nan")}},
+            "probe result rejected: mem is nan, not a finite number",
+            id="compromised-nan-mem",
+        ),
+        pytest.param(
+            {"changed": False, "metrics": "lots"},
+            "probe result rejected: the metrics are a str, not a mapping",
+            id="compromised-metrics-not-a-dict",
+        ),
     ],
 )
 def test_probe_from_result(result, expected_error) -> None:
@@ -325,3 +341,34 @@ def test_plan_summary_lines() -> None:
         "  - a gated score= 80.0 cpu=80% mem=1% load1=0/2cpu users=0: cpu 80% >= 50%",
         "  - c unmeasurable score=    -: unreachable: timed out",
     ]
+
+
+def test_a_compromised_host_is_unmeasurable_and_the_others_still_route() -> None:
+    settings = parse_settings({"fleet_gate": "cpu<50"})
+    hostile = {"changed": False, "metrics": {**metrics(), "cpu": "0; rm -rf /", "load1": [1]}}
+    results = {"a": {"metrics": metrics(cpu=30, mem=1)}, "evil": hostile, "b": {"metrics": metrics(cpu=10, mem=1)}}
+    plan = build_plan(settings, [probe_from_result(host, result) for host, result in results.items()])
+    assert selected_hosts(plan) == ["b", "a"]
+    assert verdicts(plan) == {
+        "b": {"status": "selected", "reason": ""},
+        "a": {"status": "selected", "reason": ""},
+        "evil": {"status": "unmeasurable", "reason": "probe result rejected: load1 is '[1]', not a number"},
+    }
+    assert (
+        plan_summary(plan)[-1]
+        == "  - evil unmeasurable score=    -: probe result rejected: load1 is '[1]', not a number"
+    )
+
+
+def test_verdicts_join_the_reasons() -> None:
+    settings = parse_settings({"fleet_gate": "cpu<50 and mem<20", "fleet_count": 1})
+    plan = build_plan(settings, [*probes(a=80, b=10, c=20)])
+    assert verdicts(plan) == {
+        "b": {"status": "selected", "reason": ""},
+        "c": {"status": "not_selected", "reason": "not among the 1 least loaded (rank 2 by score)"},
+        "a": {"status": "gated", "reason": "cpu 80% >= 50%"},
+    }
+
+
+def test_default_probe_interval_is_half_a_second() -> None:
+    assert RouteSettings().probe_interval == 0.5

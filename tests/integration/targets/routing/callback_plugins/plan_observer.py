@@ -15,10 +15,10 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "plan_observer"
     CALLBACK_NEEDS_ENABLED = False
 
-    def _record(self, source: str, plan: dict) -> None:
+    def _record(self, source: str, plan: dict, verdicts: dict | None = None) -> None:
         path = os.environ["FLEET_PLAN_FILE"]
         with open(path, "a") as handle:
-            handle.write(json.dumps({"source": source, "plan": plan}) + "\n")
+            handle.write(json.dumps({"source": source, "plan": plan, "verdicts": verdicts}) + "\n")
 
     def v2_playbook_on_fleet_plan(self, plan):
         self._record("event", plan)
@@ -26,4 +26,5 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result):
         plan = result.result.get("fleet_plan")
         if plan is not None:
-            self._record("route", json.loads(json.dumps(plan)))
+            verdicts = result.result.get("fleet_verdicts")
+            self._record("route", json.loads(json.dumps(plan)), json.loads(json.dumps(verdicts)))

@@ -1,0 +1,62 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+# Documentation: plugins/modules/probe_host.py (ansible-doc -t module azlin.fleet.probe_host).
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
+    MAX_INTERVAL,
+    ProbeOutputError,
+    measure_with,
+    wait_until,
+)
+
+ARGUMENT_SPEC = {
+    "interval": {"type": "float", "default": 0.5},
+    "wait_for": {"type": "list", "elements": "dict"},
+    "wait_timeout": {"type": "float", "default": 300.0},
+}
+# at least this long per round in wait mode, so a zero interval cannot spin on SSH execs
+MIN_WAIT_ROUND = 0.1
+
+
+class ActionModule(ActionBase):
+    """Thin adapter: one raw exec per round on the host, parsed and timed on the controller."""
+
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        interval = args["interval"]
+        if not 0 <= interval <= MAX_INTERVAL:
+            raise AnsibleActionFail(
+                f"Invalid interval {interval!r}: it must be between 0 and {MAX_INTERVAL:g} seconds. "
+                "Use e.g. interval: 0.5."
+            )
+        try:
+            if args["wait_for"] is None:
+                result.update(changed=False, metrics=measure_with(self._execute, interval), probed_at=time.monotonic())
+                return result
+            pace = max(interval, MIN_WAIT_ROUND)
+            metrics, met, waited = wait_until(
+                lambda: measure_with(self._execute, pace), args["wait_for"], args["wait_timeout"], time.monotonic
+            )
+        except ProbeOutputError as ex:
+            result.update(failed=True, unmeasurable=True, msg=str(ex))
+            return result
+        except (KeyError, TypeError, ValueError) as ex:
+            raise AnsibleActionFail(
+                f"Invalid wait_for {args['wait_for']!r}: {ex}. Pass the limits the route action returns."
+            ) from ex
+        result.update(changed=False, metrics=metrics, gate_met=met, waited=waited, probed_at=time.monotonic())
+        return result
+
+    def _execute(self, command: str) -> dict:
+        # never become: reading /proc and utmp needs no privileges, and a become exec may need a terminal
+        return self._low_level_execute_command(command, sudoable=False)
