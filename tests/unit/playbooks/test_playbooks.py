@@ -18,7 +18,6 @@ INTERNAL = {
     "azlin.fleet.nothing_selected",
     "azlin.fleet.route",
     "ansible.builtin.add_host",
-    "ansible.builtin.debug",
 }
 TASK_KEYS = {"block", "rescue", "always"}
 
