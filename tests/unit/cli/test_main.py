@@ -54,7 +54,7 @@ def test_invalid_workflow_lists_every_problem(tmp_path: Path, capsys: pytest.Cap
         pytest.param(["run", "--help"], "--if-cpu-below-N", id="run"),
         pytest.param(["workflow", "--help"], "azlin-fleet workflow deploy.yaml --tag env=staging", id="workflow"),
         pytest.param(["probe", "--help"], "--route-by", id="probe"),
-        pytest.param(["report", "--help"], "{show,merge}", id="report"),
+        pytest.param(["report", "--help"], "{list,show,merge}", id="report"),
         pytest.param(["report", "show", "--help"], "REPORT.json", id="report-show"),
         pytest.param(["report", "merge", "--help"], "--report-dir", id="report-merge"),
         pytest.param(["sandbox", "--help"], "ACTION", id="sandbox"),
