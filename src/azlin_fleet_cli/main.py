@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import yaml
+
 from azlin_fleet_cli.arguments import parse_args
 from azlin_fleet_cli.collection import import_plugin_utils
 from azlin_fleet_cli.config import read_user_config, resolve_inventory
@@ -63,21 +65,31 @@ def _report_name(subcommand: str) -> str:
 
 
 def masked_extra_vars(extra_vars: Mapping[str, Any]) -> dict[str, Any]:
-    """The extra vars as ``-v`` shows them: secrets in the command and environment values masked by the
-    collection's masker (an environment value whose ``KEY=value`` form the masker touches is hidden whole)."""
+    """The extra vars as ``-v`` shows them, masked by the collection's masker: a value whose key names a secret
+    (``API_TOKEN``, ``db_password``) is hidden whole, secrets inside other text (``PASSWORD=x deploy``) in place."""
     masker = import_plugin_utils("report_mask").build_masker()
-    shown: dict[str, Any] = {}
-    for key, value in extra_vars.items():
+
+    def mask(key: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {name: mask(str(name), item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [mask(key, item) for item in value]
         if isinstance(value, str):
-            shown[key] = masker.mask(value)
-        elif isinstance(value, Mapping):
-            shown[key] = {
-                name: MASK if masker.mask(f"{name}={item}") != f"{name}={item}" else item
-                for name, item in value.items()
-            }
-        else:
-            shown[key] = value
-    return shown
+            return MASK if masker.mask(f"{key}=x") != f"{key}=x" else masker.mask(value)
+        return value
+
+    return {key: mask(key, value) for key, value in extra_vars.items()}
+
+
+def _shown_vars_file(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace")
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        loaded = None
+    if isinstance(loaded, dict):
+        return format_extra_vars(masked_extra_vars({str(key): value for key, value in loaded.items()}))
+    return str(import_plugin_utils("report_mask").build_masker().mask(text))
 
 
 def _resolve_compare_to(args: argparse.Namespace, report_dir: Path, record: RunRecord, err: TextIO) -> str | None:
@@ -140,11 +152,14 @@ def _execute(
         full=bool(getattr(args, "full", False)),
     )
 
-    def echo(command: list[str], vars_file: Path) -> None:
+    def echo(command: list[str], vars_file: Path, passthrough_files: dict[Path, bytes]) -> None:
         print(f"azlin-fleet: inventory from {inventory.origin}: {', '.join(inventory.sources)}", file=err)
         print(f"azlin-fleet: running: {shell_line(command)}", file=err)
         shown = format_extra_vars(masked_extra_vars(extra_vars))
-        print(f"azlin-fleet: extra vars in {vars_file}: {shown}", file=err, flush=True)
+        print(f"azlin-fleet: extra vars in {vars_file}: {shown}", file=err)
+        for path, data in passthrough_files.items():
+            print(f"azlin-fleet: extra vars in {path}: {printable(_shown_vars_file(data))}", file=err)
+        err.flush()
 
     progress = ProgressLine(err) if err.isatty() and args.verbose < 2 else None
     with run_playbook(run, stderr=err, progress=progress, echo=echo if args.verbose else None) as result:

@@ -23,6 +23,7 @@ import os
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -151,7 +152,7 @@ def _needs_unsafe(value: Any) -> bool:
     return yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
-def build_command(run: PlaybookRun, vars_file: Path) -> list[str]:
+def build_command(run: PlaybookRun, vars_file: Path, passthrough: tuple[str, ...] | None = None) -> list[str]:
     """The exact ansible-playbook command line: the extra vars go by file (``-e @FILE``), never in argv."""
     command = [ansible_playbook_path()]
     for source in run.inventory:
@@ -159,7 +160,42 @@ def build_command(run: PlaybookRun, vars_file: Path) -> list[str]:
     command += [run.playbook, "-e", f"@{vars_file}"]
     if run.verbosity >= 2:
         command.append("-" + "v" * (run.verbosity - 1))
-    return command + list(run.passthrough)
+    return command + list(run.passthrough if passthrough is None else passthrough)
+
+
+_EXTRA_VARS_FLAGS = ("-e", "--extra-vars")
+
+
+def private_passthrough(passthrough: tuple[str, ...], directory: Path) -> tuple[tuple[str, ...], dict[str, bytes]]:
+    """Move the values of ``-e``/``--extra-vars`` given after ``--`` into files (``-e @FILE``), in the same order,
+    so a secret passed that way is not in ``ps`` either. Returns the new arguments and the files to create.
+
+    A value is loaded the way ansible-playbook loads it: ``@file`` stays as it is, ``{...}``/``[...]`` is YAML
+    (written verbatim), anything else ``key=value`` pairs (parsed with Ansible's own ``parse_kv``).
+    """
+    from ansible.parsing.splitter import parse_kv
+
+    args: list[str] = []
+    files: dict[str, bytes] = {}
+    tokens = iter(passthrough)
+    for token in tokens:
+        flag, glued, value = token.partition("=")
+        if token in _EXTRA_VARS_FLAGS:
+            value = next(tokens, None)  # type: ignore[arg-type]
+            if value is None:
+                args.append(token)
+                break
+        elif not (flag == "--extra-vars" and glued):
+            args.append(token)
+            continue
+        if value.startswith("@"):
+            args += ["-e", value]
+            continue
+        name = f"extra-vars-{len(files) + 1}.yml"
+        text = value if value.lstrip()[:1] in ("{", "[") else json.dumps(parse_kv(value), ensure_ascii=False)
+        files[name] = text.encode()
+        args += ["-e", f"@{directory / name}"]
+    return tuple(args), files
 
 
 def build_env(run: PlaybookRun, workspace: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -250,7 +286,9 @@ def _exited(pid: int) -> bool:
 def stop_control_masters(control_dir: Path) -> None:
     """End the SSH ControlPersist masters of this run (they outlive ansible-playbook by ControlPersist)."""
     try:
-        sockets = [entry.path for entry in os.scandir(control_dir) if entry.is_socket()]
+        sockets = [
+            entry.path for entry in os.scandir(control_dir) if stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode)
+        ]
     except OSError:
         return
     ssh = shutil.which("ssh") or "ssh"
@@ -281,11 +319,12 @@ def run_playbook(
     *,
     stderr: TextIO,
     progress: ProgressLine | None = None,
-    echo: Callable[[list[str], Path], None] | None = None,
+    echo: Callable[[list[str], Path, dict[Path, bytes]], None] | None = None,
 ) -> Iterator[RunResult]:
     """Run the playbook in a private workspace; yields how it ended while the workspace still exists.
 
-    ``echo`` (for ``-v``) is called with the command and the extra vars file before the child starts.
+    ``echo`` (for ``-v``) is called with the command, the extra vars file and the files holding the ``-e`` values
+    given after ``--``, before the child starts.
     """
     with private_workdir() as workspace:
         os.mkdir(workspace / CONTROL_SUBDIR, 0o700)
@@ -297,9 +336,12 @@ def run_playbook(
             create_file(workspace_fd, EVENTS_FILE)  # the callback appends; nobody else can create it first
             create_file(workspace_fd, LOG_FILE)
             vars_file = workspace / VARS_FILE
-            command = build_command(run, vars_file)
+            passthrough, files = private_passthrough(run.passthrough, workspace)
+            for name, data in files.items():
+                create_file(workspace_fd, name, data)
+            command = build_command(run, vars_file, passthrough)
             if echo is not None:
-                echo(command, vars_file)
+                echo(command, vars_file, {workspace / name: data for name, data in files.items()})
             env = build_env(run, workspace)
             result = _run_child(command, env, workspace, workspace_fd, run.verbosity, stderr, progress)
             result.workspace_fd, result.report_fd = workspace_fd, report_fd

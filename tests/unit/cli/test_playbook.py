@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
 
-from azlin_fleet_cli.playbook import PlaybookRun, build_command, build_env, forks_for, format_extra_vars
+from azlin_fleet_cli.playbook import (
+    Canceller,
+    PlaybookRun,
+    build_command,
+    build_env,
+    forks_for,
+    format_extra_vars,
+    private_passthrough,
+)
 
 
 def _run(tmp_path: Path, **changes: object) -> PlaybookRun:
@@ -107,3 +116,67 @@ def test_forks_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert forks_for(None) == 16
     monkeypatch.setenv("ANSIBLE_FORKS", "40")
     assert forks_for(None) == 40
+
+
+@pytest.mark.parametrize(
+    ("passthrough", "expected_args", "expected_files"),
+    [
+        pytest.param(
+            ("-e", '{"fleet_environment": {"API_TOKEN": "s3cr3t"}}'),
+            ("-e", "@/ws/extra-vars-1.yml"),
+            {"extra-vars-1.yml": '{"fleet_environment": {"API_TOKEN": "s3cr3t"}}'},
+            id="inline-yaml",
+        ),
+        pytest.param(
+            ("--limit", "web-1", "-e", "a=1 token='x y'", "--extra-vars=@mine.yml"),
+            ("--limit", "web-1", "-e", "@/ws/extra-vars-1.yml", "-e", "@mine.yml"),
+            {"extra-vars-1.yml": '{"a": "1", "token": "x y"}'},
+            id="key-value-and-file",
+        ),
+        pytest.param(("--check", "-e"), ("--check", "-e"), {}, id="dangling-flag-left-to-ansible"),
+    ],
+)
+def test_passthrough_extra_vars_move_into_files(
+    passthrough: tuple[str, ...], expected_args: tuple[str, ...], expected_files: dict[str, str]
+) -> None:
+    args, files = private_passthrough(passthrough, Path("/ws"))
+    assert args == expected_args
+    assert {name: data.decode() for name, data in files.items()} == expected_files
+
+
+def test_passthrough_files_load_as_ansible_loads_the_argument() -> None:
+    value = "a=1 b='two words' c={{ x }}"
+    _, files = private_passthrough(("-e", value), Path("/ws"))
+    from ansible.parsing.splitter import parse_kv
+
+    assert DataLoader().load(files["extra-vars-1.yml"].decode()) == parse_kv(value)
+
+
+def test_cancel_forwards_to_the_whole_group_once_then_kills(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    # A parent that ignores SIGTERM for 1 s (like ansible-playbook writing its report) and a child in its group.
+    script = "trap 'sleep 1; exit 7' TERM; sleep 60 & wait"
+    child = subprocess.Popen(["sh", "-c", script], process_group=0)
+    canceller = Canceller()
+    canceller.attach(child.pid)
+    time.sleep(0.3)
+    canceller.on_signal(signal.SIGTERM, None)
+    assert canceller.signal_name == "SIGTERM" and not canceller.overdue()
+    assert child.wait(timeout=10) == 7
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child.pid, 0)  # the sleep in the same group got the signal too
+
+
+def test_a_signal_before_the_child_exists_is_forwarded_when_it_starts() -> None:
+    import signal
+    import subprocess
+
+    canceller = Canceller()
+    canceller.on_signal(signal.SIGINT, None)
+    child = subprocess.Popen(["sleep", "30"], process_group=0)
+    canceller.attach(child.pid)
+    assert child.wait(timeout=10) == -signal.SIGINT
+    assert canceller.signal_name == "SIGINT"
