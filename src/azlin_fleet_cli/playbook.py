@@ -417,7 +417,11 @@ def _tail(path: Path, lines: int = 8) -> str:
     except OSError:
         return "(no output captured)"
     kept = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in kept if line.startswith(("ERROR", "[ERROR]", "fatal", "[WARNING]: Failed to parse"))]
+    errors = [
+        line
+        for line in kept
+        if line.startswith(("ERROR", "[ERROR]", "fatal", "[WARNING]: Failed to parse", "[WARNING]: Unable to parse"))
+    ]
     return " | ".join((errors or kept)[-lines:]) or "(no output)"
 
 
