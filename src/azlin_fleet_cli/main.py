@@ -123,9 +123,11 @@ def _resolve_compare_to(args: argparse.Namespace, report_dir: Path, record: RunR
 
 
 def _record_for(args: argparse.Namespace, extra_vars: Mapping[str, Any]) -> RunRecord:
+    # The record sits beside the report: the command is masked like everything in the report.
+    command = extra_vars.get("fleet_command")
     return RunRecord(
         subcommand=args.subcommand,
-        command=extra_vars.get("fleet_command"),
+        command=None if command is None else str(masked_extra_vars({"fleet_command": command})["fleet_command"]),
         workflow=extra_vars.get("fleet_workflow_file"),
         targets=extra_vars.get("fleet_targets"),
     )

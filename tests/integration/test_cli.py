@@ -664,6 +664,9 @@ def test_secrets_never_reach_ansible_playbooks_argv(cli: Cli, fleet: Any) -> Non
     assert not [cmdline for cmdline in seen if secret.encode() in cmdline or token.encode() in cmdline]
     assert secret not in err and token not in err  # the -v echo is masked
     assert "DB_PASSWORD=********" in err and '"API_TOKEN": !unsafe "********"' in err
+    listing = cli("report", "list", "--report-dir", str(cli.report_dir))
+    assert "DB_PASSWORD=********" in listing.stdout and secret not in listing.stdout
+    assert not [p for p in cli.report_dir.iterdir() if secret in p.read_text(errors="replace")]
 
 
 def test_default_report_home_list_and_show_last(cli: Cli, tmp_path: Path) -> None:
@@ -756,3 +759,32 @@ def test_compare_to_last_and_fail_on_drift(cli: Cli, fleet: Any) -> None:
     assert second.returncode == 6, second.stderr + second.stdout
     drift = cli.report(second)["drift"]
     assert json.dumps(drift).count("web-2") >= 1 and "web-1" not in json.dumps(drift)
+
+
+@pytest.mark.parametrize("free_pages", [0, 1], ids=["full-before", "fills-up-during"])
+def test_a_full_report_dir(cli: Cli, fleet: Any, marker: str, tmp_path: Path, free_pages: int) -> None:
+    """Full before the run: exit 2, nothing ran. Room for one file only: the summary is still printed, the cause
+    named, exit 5."""
+    target = tmp_path / "small"
+    target.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(target)], check=True)
+    try:
+        filler = target / "filler"
+        with open(filler, "wb") as handle:
+            try:
+                handle.write(b"x" * (16384 - 4096 * free_pages))
+                handle.flush()
+            except OSError:
+                pass
+        result = cli("run", f"touch {marker}; hostname", "--pool", "ci", "--report-dir", str(target))
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+    if free_pages == 0:
+        assert result.returncode == 2, result.stderr + result.stdout
+        assert result.stderr.startswith(f"azlin-fleet: report dir {str(target)!r} is not writable (No space left")
+        assert marked_hosts(fleet, marker) == []
+    else:
+        assert result.returncode == 5, result.stderr + result.stdout
+        assert "HOSTS 2: ok=2" in result.stdout  # the summary, printed anyway
+        assert "could not be saved" in result.stderr and "No space left on device" in result.stderr
+        assert marked_hosts(fleet, marker) == ["ci-1", "ci-2"]
