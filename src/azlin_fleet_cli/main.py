@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -163,7 +164,8 @@ def _execute(
             print(f"azlin-fleet: extra vars in {path}: {printable(_shown_vars_file(data))}", file=err)
         err.flush()
 
-    progress = ProgressLine(err) if err.isatty() and args.verbose < 2 else None
+    width = shutil.get_terminal_size().columns
+    progress = ProgressLine(err, width) if err.isatty() and args.verbose < 2 else None
     with run_playbook(run, stderr=err, progress=progress, echo=echo if args.verbose else None) as result:
         if result.report is None:
             return _no_report(result, run.report_name, report_dir, err)
@@ -247,7 +249,7 @@ def command_probe(args: argparse.Namespace, extra: list[str], out: TextIO, err: 
 
 def _report_list(args: argparse.Namespace, out: TextIO) -> ExitCode:
     directory = choose_report_dir(args.report_dir, read_user_config().report_dir)
-    saved = list_reports(directory)[: args.limit]
+    saved = list_reports(directory, args.limit)
     if not saved:
         print(f"no reports in {directory}", file=out)
         return ExitCode.OK

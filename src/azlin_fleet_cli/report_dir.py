@@ -16,7 +16,7 @@ import json
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,40 +219,58 @@ def _read_record(fd: int, name: str) -> RunRecord | None:
     return RunRecord(**fields)  # type: ignore[arg-type]
 
 
-def list_reports(directory: Path) -> list[SavedReport]:
-    """The JSON reports of a report dir, newest first (by their start time); unreadable files are skipped."""
+def _newest_first(directory: Path) -> tuple[int, list[str]] | None:
+    """An open descriptor of the dir and its report files (``*.json``, regular, not hidden), newest saved first."""
     try:
         fd = open_dir(directory)
     except FileNotFoundError:
-        return []
+        return None
     except OSError as ex:
         raise CliError(ExitCode.USAGE, f"report dir {str(directory)!r} cannot be read ({ex.strerror}).") from ex
     found = []
+    for entry in os.scandir(fd):
+        if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            continue
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(info.st_mode):
+            found.append((info.st_mtime_ns, entry.name))
+    return fd, [name for _, name in sorted(found, reverse=True)]
+
+
+def _iter_reports(directory: Path, record: RunRecord | None = None) -> Iterator[SavedReport]:
+    # Newest first, parsing only what is asked for: the run records are tiny, reports can be large.
+    listing = _newest_first(directory)
+    if listing is None:
+        return
+    fd, names = listing
     try:
-        for entry in os.scandir(fd):
-            if (
-                entry.name.startswith(".")
-                or not entry.name.endswith(".json")
-                or not entry.is_file(follow_symlinks=False)
-            ):
+        for file_name in names:
+            name = file_name.removesuffix(".json")
+            saved_record = _read_record(fd, name)
+            if record is not None and (saved_record is None or not saved_record.matches(record)):
                 continue
-            name = entry.name.removesuffix(".json")
             try:
-                report = parse_report(read_file(fd, entry.name), entry.name)
+                report = parse_report(read_file(fd, file_name), file_name)
             except (OSError, CliError):
                 continue
-            found.append(SavedReport(directory / entry.name, report, _read_record(fd, name)))
+            yield SavedReport(directory / file_name, report, saved_record)
     finally:
         os.close(fd)
-    return sorted(found, key=lambda saved: (saved.started, saved.path.name), reverse=True)
+
+
+def list_reports(directory: Path, limit: int | None = None) -> list[SavedReport]:
+    """The JSON reports of a report dir, newest first (by when they were saved); unreadable files are skipped."""
+    found = []
+    for saved in _iter_reports(directory):
+        found.append(saved)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
 
 
 def find_last(directory: Path, record: RunRecord | None = None) -> SavedReport | None:
     """The newest report of the dir; with ``record``, the newest of the same command/workflow and targets."""
-    for saved in list_reports(directory):
-        if record is None or (saved.record is not None and saved.record.matches(record)):
-            return saved
-    return None
+    return next(_iter_reports(directory, record), None)
 
 
 def describe_report(saved: SavedReport) -> list[str]:
