@@ -185,6 +185,8 @@ def private_passthrough(passthrough: tuple[str, ...], directory: Path) -> tuple[
             if value is None:
                 args.append(token)
                 break
+        elif token.startswith("-e") and len(token) > 2:
+            value = token[2:]  # -eVALUE, argparse's glued short option
         elif not (flag == "--extra-vars" and glued):
             args.append(token)
             continue

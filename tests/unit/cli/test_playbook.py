@@ -134,6 +134,12 @@ def test_forks_default(monkeypatch: pytest.MonkeyPatch) -> None:
             id="key-value-and-file",
         ),
         pytest.param(("--check", "-e"), ("--check", "-e"), {}, id="dangling-flag-left-to-ansible"),
+        pytest.param(
+            ("-e@vars.yml", '-e{"x": 1}', "--extra-vars", "b=2"),
+            ("-e", "@vars.yml", "-e", "@/ws/extra-vars-1.yml", "-e", "@/ws/extra-vars-2.yml"),
+            {"extra-vars-1.yml": '{"x": 1}', "extra-vars-2.yml": '{"b": "2"}'},
+            id="glued-short-and-long-flag",
+        ),
     ],
 )
 def test_passthrough_extra_vars_move_into_files(
