@@ -10,7 +10,9 @@ commands and environment values never appear in ``ps``), the events file, ansibl
 the callback writes them, and the SSH ControlPath dir (so concurrent runs never share control sockets). The CLI
 reads the report from there and then saves it into the report dir itself.
 
-Cancel: the child runs in its own process group. SIGINT or SIGTERM to the CLI (Ctrl-C, ``kill``, ``docker
+Cancel: the child runs in a session (and process group) of its own, so the terminal's Ctrl-C reaches only the
+CLI, and an ssh that would prompt on the terminal (an encrypted key without an agent) fails at once instead of
+being stopped in the background. SIGINT or SIGTERM to the CLI (Ctrl-C, ``kill``, ``docker
 stop``, ``timeout(1)``) is forwarded once to that whole group: ansible-playbook stops dispatching, its workers and
 their ssh connections end, and the report callback writes the report with unfinished hosts marked. The CLI
 waits at most CANCEL_GRACE_SECONDS for that, then kills the group; a second signal kills it at once.
@@ -381,7 +383,7 @@ def _run_child(
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
-                    process_group=0,
+                    start_new_session=True,
                 )
             except OSError as ex:
                 raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
