@@ -289,6 +289,9 @@ def build_parser() -> CliArgumentParser:
     )
     show.add_argument("file", metavar="REPORT.json|last")
     show.add_argument("--format", choices=["text", "json", "md", "html"], default="text")
+    show.add_argument(
+        "--diff", "--full", dest="full", action="store_true", help="print every group and every diff line"
+    )
     show.add_argument("--report-dir", metavar="DIR", help=REPORT_DIR_HELP)
     merge = report_sub.add_parser(
         "merge",

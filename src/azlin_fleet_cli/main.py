@@ -8,6 +8,7 @@ data only (:func:`azlin_fleet_cli.outcome.decide_exit`).
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import shutil
 import sys
@@ -175,7 +176,7 @@ def _execute(
             save_report(result.report_fd, run.report_name, report_dir, record, REPORT_FORMATS)
         except OSError as ex:
             save_error = ex
-    _print_report(args, report, out)
+    _print_report(args, report, out, see=None if save_error else f"{report_dir / run.report_name}.html")
     verdict = decide_exit(
         report,
         signal_name=result.signal_name,
@@ -198,12 +199,22 @@ def _execute(
     return verdict.code
 
 
-def _print_report(args: argparse.Namespace, report: Mapping[str, Any], out: TextIO) -> None:
+def _print_report(args: argparse.Namespace, report: Mapping[str, Any], out: TextIO, see: str | None = None) -> None:
     if args.subcommand == "probe" and args.format == "text":
         out.write(printable_lines(render_probe_table(report)))
         return
-    text = import_plugin_utils("report").render_report(report, args.format)
-    out.write(printable_lines(text) if args.format == "text" else text)
+    if args.format == "text":
+        out.write(printable_lines(render_summary(report, full=bool(getattr(args, "full", False)), see=see)))
+        return
+    out.write(import_plugin_utils("report").render_report(report, args.format))
+
+
+def render_summary(report: Mapping[str, Any], *, full: bool, see: str | None) -> str:
+    """The report's terminal summary (capped unless ``full``; ``see`` names the file holding everything)."""
+    render = import_plugin_utils("report_render_text").render_text
+    accepted = inspect.signature(render).parameters
+    options = {key: value for key, value in {"full": full, "see": see}.items() if key in accepted}
+    return str(render(report, **options))
 
 
 def _no_report(result: RunResult, name: str, report_dir: Path, err: TextIO) -> int:
@@ -280,8 +291,11 @@ def command_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCo
             if last is None:
                 raise CliError(ExitCode.USAGE, f"no report in {str(directory)!r}: run something first or give a path.")
             path = str(last.path)
-        text = report_module.render_report(report_module.load_report(path), args.format)
-        out.write(printable_lines(text) if args.format == "text" else text)
+        loaded = report_module.load_report(path)
+        if args.format == "text":
+            out.write(printable_lines(render_summary(loaded, full=args.full, see=path)))
+        else:
+            out.write(report_module.render_report(loaded, args.format))
         return ExitCode.OK
     missing = [path for path in args.files if not Path(path).is_file()]
     if missing:

@@ -166,26 +166,20 @@ def _nothing_selected_line(nothing: Mapping[str, Any]) -> str:
 
 
 def has_drift(report: Mapping[str, Any]) -> bool:
-    """Whether the report's ``drift`` section names any host whose result changed, appeared or disappeared."""
+    """Whether the report's ``drift`` section names a host whose result changed, appeared or disappeared.
+
+    ``drift.hosts`` (docs/report-schema.json) lists every host with drift; empty means none.
+    """
     drift = report.get("drift")
     if not isinstance(drift, Mapping):
         return False
-    if isinstance(drift.get("changed"), bool):
-        return bool(drift["changed"])
-    return _names_a_change(drift)
-
-
-def _names_a_change(node: Any) -> bool:
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key in ("changed", "appeared", "disappeared") and isinstance(value, list) and value:
-                return True
-            if isinstance(value, Mapping | list) and _names_a_change(value):
-                return True
-        return False
-    if isinstance(node, list):
-        return any(_names_a_change(item) for item in node)
-    return False
+    hosts = drift.get("hosts")
+    if isinstance(hosts, list):
+        return bool(hosts)
+    return any(
+        isinstance(task, Mapping) and any(task.get(kind) for kind in ("changed", "appeared", "disappeared"))
+        for task in drift.get("tasks") or []
+    )
 
 
 def refused_reasons(errors: Any) -> list[str]:

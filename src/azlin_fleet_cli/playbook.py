@@ -222,10 +222,12 @@ def build_env(run: PlaybookRun, workspace: Path, base: Mapping[str, str] | None 
     env["AZLIN_FLEET_REPORT_SUMMARY"] = "false"  # the CLI prints the report itself
     env.pop("AZLIN_FLEET_COMPARE_TO", None)
     env.pop("AZLIN_FLEET_REPORT_FULL", None)
+    env.pop("AZLIN_FLEET_REPORT_SUMMARY_FULL", None)
     if run.compare_to:
         env["AZLIN_FLEET_COMPARE_TO"] = run.compare_to
     if run.full:
         env["AZLIN_FLEET_REPORT_FULL"] = "1"
+        env["AZLIN_FLEET_REPORT_SUMMARY_FULL"] = "true"  # the callback's option for its own summary
     return env
 
 

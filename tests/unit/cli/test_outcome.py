@@ -152,8 +152,17 @@ def test_nothing_selected_names_the_targets_and_reason() -> None:
     assert verdict.messages == ("nothing selected by 'pool_nope': no host matched",)
 
 
-DRIFT = {"compared_to": "fleet-run-1", "tasks": [{"task": "step:run", "changed": ["web-2"], "appeared": []}]}
-NO_DRIFT = {"compared_to": "fleet-run-1", "tasks": [{"task": "step:run", "changed": [], "appeared": []}]}
+def _drift(*changed: str) -> dict[str, Any]:
+    tasks = [
+        {"name": "Run the command", "play": "run", "kind": "task", "appeared": [], "disappeared": [],
+         "changed": [{"host": host, "before": "ok", "after": "ok"} for host in changed]}
+    ] if changed else []  # fmt: skip
+    return {"compared_to": "fleet-run-1", "compared_started": None, "tasks_compared": 1, "tasks_only_before": [],
+            "tasks_only_after": [], "hosts": list(changed), "tasks": tasks, "warnings": []}  # fmt: skip
+
+
+DRIFT = _drift("web-2")
+NO_DRIFT = _drift()
 
 
 @pytest.mark.parametrize(
@@ -173,9 +182,9 @@ def test_fail_on_drift(report: dict[str, Any], fail_on_drift: bool, expected: Ex
 @pytest.mark.parametrize(
     ("drift", "expected"),
     [
-        pytest.param({"changed": True}, True, id="flag"),
-        pytest.param({"changed": False, "tasks": [{"changed": ["x"]}]}, False, id="flag-wins"),
-        pytest.param({"tasks": [{"task": "t", "disappeared": ["web-4"]}]}, True, id="disappeared"),
+        pytest.param(_drift("web-2", "web-3"), True, id="hosts-drifted"),
+        pytest.param(_drift(), False, id="no-host-drifted"),
+        pytest.param({"tasks": [{"name": "t", "disappeared": [{"host": "web-4"}]}]}, True, id="no-hosts-key"),
         pytest.param({"tasks": []}, False, id="empty"),
         pytest.param(None, False, id="absent"),
     ],
