@@ -171,11 +171,7 @@ def _execute(
         if result.report is None:
             return _no_report(result, run.report_name, report_dir, err)
         report = parse_report(result.report, run.report_name + ".json")
-        save_error: OSError | None = None
-        try:
-            save_report(result.report_fd, run.report_name, report_dir, record, REPORT_FORMATS)
-        except OSError as ex:
-            save_error = ex
+        saved, save_error = save_report(result.report_fd, run.report_name, report_dir, record, REPORT_FORMATS)
     _print_report(args, report, out, see=None if save_error else f"{report_dir / run.report_name}.html")
     verdict = decide_exit(
         report,
@@ -189,10 +185,10 @@ def _execute(
     for message in verdict.messages:
         print(f"azlin-fleet: {printable(message)}" if not message.startswith("  ") else printable(message), file=err)
     if save_error is not None:
+        kept = f"only {', '.join(path.name for path in saved)} was saved" if saved else "the summary above is all of it"
         print(
             f"azlin-fleet: the report could not be saved in {str(report_dir)!r} "
-            f"({save_error.strerror or save_error}); the summary above is all that is left of it. "
-            "Free space or fix the report dir.",
+            f"({save_error.strerror or save_error}); {kept}. Free space or fix the report dir.",
             file=err,
         )
         return verdict.code if verdict.code != ExitCode.OK else ExitCode.INCOMPLETE

@@ -141,13 +141,18 @@ class RunRecord:
         )
 
 
-def save_report(source_fd: int, name: str, directory: Path, record: RunRecord, formats: tuple[str, ...]) -> list[Path]:
+def save_report(
+    source_fd: int, name: str, directory: Path, record: RunRecord, formats: tuple[str, ...]
+) -> tuple[list[Path], OSError | None]:
     """Copy the report files ``name.<fmt>`` from the private workspace into the report dir, plus the run record.
 
-    Raises OSError (e.g. ENOSPC) when the report dir refuses a write; files already renamed into place stay.
+    Returns the files saved and the error that stopped the rest (e.g. ENOSPC), if any: what was saved stays.
     """
-    written = []
-    fd = open_dir(directory)
+    written: list[Path] = []
+    try:
+        fd = open_dir(directory)
+    except OSError as ex:
+        return written, ex
     try:
         for fmt in formats:
             try:
@@ -163,9 +168,11 @@ def save_report(source_fd: int, name: str, directory: Path, record: RunRecord, f
             "targets": record.targets,
         }
         write_file_atomic(fd, f".{name}{RECORD_SUFFIX}", json.dumps(body, ensure_ascii=False).encode() + b"\n")
+    except OSError as ex:
+        return written, ex
     finally:
         os.close(fd)
-    return written
+    return written, None
 
 
 def save_log(source_fd: int, log_name: str, directory: Path, name: str) -> Path | None:

@@ -791,4 +791,5 @@ def test_a_full_report_dir(cli: Cli, fleet: Any, marker: str, tmp_path: Path, fr
         assert result.returncode == 5, result.stderr + result.stdout
         assert "HOSTS 2: ok=2" in result.stdout  # the summary, printed anyway
         assert "could not be saved" in result.stderr and "No space left on device" in result.stderr
+        assert re.search(r"only fleet-run-\S+\.json was saved", result.stderr), result.stderr
         assert marked_hosts(fleet, marker) == ["ci-1", "ci-2"]

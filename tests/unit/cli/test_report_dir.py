@@ -142,9 +142,11 @@ def _save(tmp_path: Path, name: str, started: str, record: RunRecord) -> None:
     (work / f"{name}.md").write_text("# r")
     fd = open_dir(work)
     try:
-        save_report(fd, name, tmp_path / "reports", record, ("json", "md", "html"))
+        saved, error = save_report(fd, name, tmp_path / "reports", record, ("json", "md", "html"))
     finally:
         os.close(fd)
+    assert error is None
+    assert [path.name for path in saved] == [f"{name}.json", f"{name}.md"]  # no html in the workspace
 
 
 UPTIME_WEB = RunRecord("run", "uptime", None, "pool_web")
