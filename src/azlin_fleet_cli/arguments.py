@@ -11,6 +11,10 @@ from azlin_fleet_cli import __version__
 from azlin_fleet_cli.outcome import EXIT_CODES_HELP, CliError, ExitCode
 
 PROG = "azlin-fleet"
+REPORT_DIR_HELP = (
+    "where report files go (default: $AZLIN_FLEET_REPORT_DIR, else report_dir of the config file, "
+    "else $XDG_STATE_HOME/azlin-fleet/reports, i.e. ~/.local/state/azlin-fleet/reports; created 0700)"
+)
 
 # `azlin fleet run make --if-cpu-below-50`: the user's documented form glues the number to the flag.
 # The glued value is checked by the gate grammar like any other (--if-cpu-below-abc -> "Invalid gate 'cpu<abc'").
@@ -133,12 +137,7 @@ def _add_output(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> Non
     group = parser.add_argument_group("output")
     if dry_run:
         group.add_argument("--dry-run", action="store_true", help="show hosts, order and gate verdicts; run nothing")
-    group.add_argument(
-        "--report-dir",
-        metavar="DIR",
-        help="where report files go (default: $AZLIN_FLEET_REPORT_DIR, else report_dir of the config file, "
-        "else ./reports)",
-    )
+    group.add_argument("--report-dir", metavar="DIR", help=REPORT_DIR_HELP)
     group.add_argument(
         "--format",
         choices=["text", "json", "md", "html"],
@@ -151,6 +150,69 @@ def _add_output(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> Non
         action="count",
         default=0,
         help="print the exact ansible-playbook command; -vv also its output",
+    )
+    group.add_argument(
+        "--diff",
+        "--full",
+        dest="full",
+        action="store_true",
+        help="print every group and every diff line (default: the largest groups, capped)",
+    )
+
+
+def _add_execution(parser: argparse.ArgumentParser) -> None:
+    rollout = parser.add_argument_group("execution")
+    rollout.add_argument("--parallel", metavar="N|N%", help="at most N (or N%% of the selected) hosts at once")
+    rollout.add_argument(
+        "--retry-failed",
+        nargs="?",
+        const=1,
+        type=_non_negative_int,
+        metavar="N",
+        help="retry failed and unreachable hosts N times (default 1)",
+    )
+    rollout.add_argument("--max-failures", metavar="N|N%", help="start no further host once more than N hosts failed")
+    rollout.add_argument(
+        "--sequence",
+        nargs="?",
+        const=1,
+        type=_positive_int,
+        metavar="N",
+        help="roll out one host (or N hosts) at a time",
+    )
+    rollout.add_argument(
+        "--wait-for-health", action="store_true", help="a host must pass its health check before the next starts"
+    )
+    rollout.add_argument("--health-cmd", metavar="CMD", help="health check: command exits 0 on the host")
+    rollout.add_argument("--health-url", metavar="URL", help="health check: URL answers with HTTP 2xx")
+    rollout.add_argument("--health-port", type=_port, metavar="PORT", help="health check: TCP port accepts connections")
+    rollout.add_argument(
+        "--timeout", type=_positive_int, metavar="SECONDS", help="kill the command on a host after SECONDS"
+    )
+
+
+def _add_fleet_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags ``run`` and ``workflow`` share: selection, execution, gates, routing, output."""
+    _add_selection(parser)
+    _add_execution(parser)
+    _add_gates(parser)
+    _add_routing(parser)
+    _add_output(parser)
+    _add_drift(parser)
+
+
+def _add_drift(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("comparing with an earlier run")
+    group.add_argument(
+        "--compare-to",
+        metavar="last|REPORT.json",
+        help="show what changed since REPORT.json, or since the last report of the same command (or workflow) "
+        "and targets in the report dir ('last')",
+    )
+    group.add_argument(
+        "--fail-on-drift",
+        action="store_true",
+        help="exit 6 when anything changed since the compared report (implies --compare-to last)",
     )
 
 
@@ -179,49 +241,20 @@ def build_parser() -> CliArgumentParser:
         formatter_class=formatter,
     )
     run.add_argument("command", metavar="COMMAND", help="shell command to run on each host (quote it)")
-    _add_selection(run)
-    rollout = run.add_argument_group("execution")
-    rollout.add_argument("--parallel", metavar="N|N%", help="at most N (or N%% of the selected) hosts at once")
-    rollout.add_argument(
-        "--retry-failed",
-        nargs="?",
-        const=1,
-        type=_non_negative_int,
-        metavar="N",
-        help="retry failed and unreachable hosts N times (default 1)",
-    )
-    rollout.add_argument("--max-failures", metavar="N|N%", help="start no further host once more than N hosts failed")
-    rollout.add_argument(
-        "--sequence",
-        nargs="?",
-        const=1,
-        type=_positive_int,
-        metavar="N",
-        help="roll out one host (or N hosts) at a time",
-    )
-    rollout.add_argument(
-        "--wait-for-health", action="store_true", help="a host must pass its health check before the next starts"
-    )
-    rollout.add_argument("--health-cmd", metavar="CMD", help="health check: command exits 0 on the host")
-    rollout.add_argument("--health-url", metavar="URL", help="health check: URL answers with HTTP 2xx")
-    rollout.add_argument("--health-port", type=_port, metavar="PORT", help="health check: TCP port accepts connections")
-    rollout.add_argument(
-        "--timeout", type=_positive_int, metavar="SECONDS", help="kill the command on a host after SECONDS"
-    )
-    _add_gates(run)
-    _add_routing(run)
-    _add_output(run)
+    _add_fleet_flags(run)
 
     workflow = sub.add_parser(
         "workflow",
         help="run a YAML workflow (steps with dependencies) on the selected hosts",
-        description="Validate and run the workflow FILE on the selected hosts (its own targets when none are given).",
-        epilog=EXIT_CODES_HELP + "\nexample:\n  azlin-fleet workflow deploy.yaml --tag env=staging\n",
+        description="Validate and run the workflow FILE on the selected hosts (its own targets when none are given). "
+        "The gate, routing and execution flags are the defaults of every step; a step's own keys win.",
+        epilog=EXIT_CODES_HELP
+        + "\nexamples:\n  azlin-fleet workflow deploy.yaml --tag env=staging\n"
+        + "  azlin-fleet workflow deploy.yaml --tag env=dev --if-idle --count 2 --dry-run\n",
         formatter_class=formatter,
     )
     workflow.add_argument("file", metavar="FILE", help="workflow YAML file")
-    _add_selection(workflow)
-    _add_output(workflow)
+    _add_fleet_flags(workflow)
 
     probe = sub.add_parser(
         "probe",
@@ -236,19 +269,37 @@ def build_parser() -> CliArgumentParser:
     _add_output(probe, dry_run=False)
 
     report = sub.add_parser(
-        "report", help="print or merge saved JSON reports", description="Print or merge saved JSON reports."
+        "report",
+        help="list, print or merge saved JSON reports",
+        description="List, print or merge saved JSON reports.",
     )
-    report_sub = report.add_subparsers(dest="report_action", metavar="{show,merge}", required=True)
-    show = report_sub.add_parser("show", help="print a saved JSON report", description="Print a saved JSON report.")
-    show.add_argument("file", metavar="REPORT.json")
+    report_sub = report.add_subparsers(dest="report_action", metavar="{list,show,merge}", required=True)
+    listing = report_sub.add_parser(
+        "list",
+        help="the recent reports of the report dir",
+        description="List the recent reports of the report dir, newest first: time, command, targets, status, "
+        "host counts, file.",
+    )
+    listing.add_argument("--report-dir", metavar="DIR", help=REPORT_DIR_HELP)
+    listing.add_argument("-n", "--limit", type=_positive_int, default=20, metavar="N", help="show N reports (20)")
+    show = report_sub.add_parser(
+        "show",
+        help="print a saved JSON report ('last': the newest in the report dir)",
+        description="Print a saved JSON report; 'last' is the newest report of the report dir.",
+    )
+    show.add_argument("file", metavar="REPORT.json|last")
     show.add_argument("--format", choices=["text", "json", "md", "html"], default="text")
+    show.add_argument(
+        "--diff", "--full", dest="full", action="store_true", help="print every group and every diff line"
+    )
+    show.add_argument("--report-dir", metavar="DIR", help=REPORT_DIR_HELP)
     merge = report_sub.add_parser(
         "merge",
         help="merge several JSON reports (runs, AWX slices) into one",
         description="Merge several JSON reports into one, regrouped, written as JSON, Markdown and HTML.",
     )
     merge.add_argument("files", nargs="+", metavar="REPORT.json")
-    merge.add_argument("--report-dir", metavar="DIR", help="where the merged report files go (default: ./reports)")
+    merge.add_argument("--report-dir", metavar="DIR", help=REPORT_DIR_HELP)
     merge.add_argument("--name", metavar="NAME", help="base name of the merged files (default: fleet-merged-<time>)")
     merge.add_argument("--format", choices=["text", "json", "md", "html"], default="text")
 

@@ -119,6 +119,30 @@ def _sandbox_env(state_dir: Path) -> dict[str, str]:
     return {"REQUESTS_CA_BUNDLE": str(ca)} if ca.is_file() else {}
 
 
+_YAML_SUFFIXES = (".yml", ".yaml", ".json")
+
+
+def check_inventory_syntax(source: str) -> None:
+    """A YAML/JSON inventory file that does not parse is refused here, naming the error and its position (exit 2);
+    Ansible would only warn and go on with fewer hosts, or none."""
+    path = Path(source)
+    if not path.is_file() or path.suffix not in _YAML_SUFFIXES:
+        return
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as ex:
+        mark = getattr(ex, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(ex, "problem", None) or str(ex).splitlines()[0]
+        raise CliError(
+            ExitCode.USAGE, f"inventory {source!r} is not valid YAML: {problem}{where}. Fix the file; nothing ran."
+        ) from ex
+    except (OSError, UnicodeDecodeError) as ex:
+        raise CliError(ExitCode.USAGE, f"inventory {source!r} cannot be read: {ex}.") from ex
+
+
 def resolve_inventory(flags: list[str], config: UserConfig) -> InventoryChoice:
     """``-i`` flags, else the config file's, else the running sandbox's, else an error (exit 2)."""
     if flags:
@@ -127,13 +151,18 @@ def resolve_inventory(flags: list[str], config: UserConfig) -> InventoryChoice:
             raise CliError(
                 ExitCode.USAGE, f"inventory {missing[0]!r} not found: give an existing inventory file or dir."
             )
-        return InventoryChoice(tuple(str(Path(s).expanduser()) if "," not in s else s for s in flags), "-i")
+        sources = tuple(str(Path(s).expanduser()) if "," not in s else s for s in flags)
+        for source in sources:
+            check_inventory_syntax(source)
+        return InventoryChoice(sources, "-i")
     if config.inventory:
         missing = [source for source in config.inventory if not Path(source).exists()]
         if missing:
             raise CliError(
                 ExitCode.USAGE, f"inventory {missing[0]!r} (from {str(config.path)!r}) not found: fix the path there."
             )
+        for source in config.inventory:
+            check_inventory_syntax(source)
         return InventoryChoice(config.inventory, str(config.path))
     sandbox = sandbox_inventory()
     if sandbox is not None:

@@ -140,13 +140,9 @@ def _gate_and_route_vars(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
-def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
-    """Extra vars of ``azlin.fleet.run`` for ``azlin-fleet run``."""
-    if not args.command.strip():
-        raise CliError(
-            ExitCode.USAGE, "COMMAND is empty: give the shell command to run, e.g. azlin-fleet run 'uptime' --all."
-        )
-    found: dict[str, Any] = {"fleet_command": args.command, "fleet_targets": require_targets(args)}
+def _execution_vars(args: argparse.Namespace) -> dict[str, Any]:
+    """The execution, gate, routing and dry-run vars ``run`` and ``workflow`` share (one set of names)."""
+    found: dict[str, Any] = {}
     if args.parallel is not None:
         _check_parallel(args.parallel)
         found["fleet_parallel"] = args.parallel
@@ -176,13 +172,25 @@ def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
     found.update(_gate_and_route_vars(args))
     if args.dry_run:
         found["fleet_dry_run"] = True
+    return found
+
+
+def build_run_vars(args: argparse.Namespace) -> dict[str, Any]:
+    """Extra vars of ``azlin.fleet.run`` for ``azlin-fleet run``."""
+    if not args.command.strip():
+        raise CliError(
+            ExitCode.USAGE, "COMMAND is empty: give the shell command to run, e.g. azlin-fleet run 'uptime' --all."
+        )
+    found: dict[str, Any] = {"fleet_command": args.command, "fleet_targets": require_targets(args)}
+    found.update(_execution_vars(args))
     # The step azlin.fleet.run will build from these vars, validated by the same code the playbook runs.
     _plugin_function("workflow_run", "run_workflow")(found)
     return found
 
 
 def build_workflow_vars(args: argparse.Namespace) -> dict[str, Any]:
-    """Extra vars of ``azlin.fleet.workflow``; the file is validated (all problems at once) before anything runs."""
+    """Extra vars of ``azlin.fleet.workflow``: the file (validated, all problems at once, before anything runs),
+    the selection and the same execution/gate/routing vars as ``run`` (the defaults of every step)."""
     path = Path(args.file).expanduser()
     if not path.is_file():
         raise CliError(ExitCode.USAGE, f"workflow file {str(path)!r} not found: give the path of a workflow YAML file.")
@@ -195,8 +203,7 @@ def build_workflow_vars(args: argparse.Namespace) -> dict[str, Any]:
     targets = build_targets(args)
     if targets is not None:
         found["fleet_targets"] = targets
-    if args.dry_run:
-        found["fleet_dry_run"] = True
+    found.update(_execution_vars(args))
     return found
 
 

@@ -1,7 +1,14 @@
-"""Exit codes of azlin-fleet (DESIGN §3) and the one exception the CLI raises itself."""
+"""Exit codes of azlin-fleet (DESIGN §3) decided from report data, and the one exception the CLI raises itself.
+
+The code comes only from structured fields of the JSON report (its ``run`` object and each host's ``status``,
+docs/dev/CONTRACTS.md "The fleet pipeline"), never from the wording of a message.
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -10,19 +17,27 @@ class ExitCode(IntEnum):
     """What a run's exit status means; the same table is in ``--help`` and the README."""
 
     OK = 0  # every selected host succeeded
-    FAILED = 1  # at least one host failed (command, timeout, blocked step, not started after a stop)
+    FAILED = 1  # at least one host failed (command, timeout, blocked step, not started, interrupted)
     USAGE = 2  # bad usage or invalid input; nothing ran on any host
-    NOTHING_RAN = 3  # no host selected, or every host gated / unmeasurable
+    NOTHING_RAN = 3  # no host selected, or every host gated / unmeasurable / not selected
     UNREACHABLE = 4  # the only failures are unreachable hosts
+    INCOMPLETE = 5  # an internal error made the run incomplete, or the report could not be saved
+    DRIFT = 6  # --fail-on-drift and something changed since the compared report
+    SIGINT = 128 + signal.SIGINT  # 130: cancelled by SIGINT (Ctrl-C)
+    SIGTERM = 128 + signal.SIGTERM  # 143: cancelled by SIGTERM (docker stop, CI cancel, timeout(1))
 
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0  all selected hosts succeeded
-  1  some host failed (command failed, timed out, blocked or not started)
-  2  bad usage or invalid input (bad flag, gate, workflow, inventory); nothing ran
-  3  nothing selected, or every host was gated out / unmeasurable
+  0  all selected hosts succeeded (a dry run that selected hosts)
+  1  some host failed (command failed, timed out, blocked, not started or interrupted)
+  2  bad usage or invalid input (bad flag, gate, workflow, inventory, report dir); nothing ran
+  3  nothing selected, or every host was gated out / unmeasurable / not selected
   4  the only failures are unreachable hosts
+  5  incomplete: an internal error (each named on stderr), or the report could not be saved
+  6  --fail-on-drift and something changed since the compared report
+  130  cancelled by SIGINT (Ctrl-C); the report says what finished
+  143  cancelled by SIGTERM (kill, docker stop, CI cancel); the report says what finished
 """
 
 
@@ -35,63 +50,144 @@ class CliError(Exception):
         self.message = message
 
 
-# Report host statuses (plugin_utils/report_collect.py STATUS_RANK) by what they mean for the exit code.
-_FAILED = frozenset({"failed", "timeout", "interrupted", "blocked", "not_started"})
-_UNREACHABLE = frozenset({"unreachable"})
-_RAN = frozenset({"ok", "changed", "skipped", "selected"})
+# Report host statuses (plugin_utils/report_collect.py) by what they mean for the exit code.
+FAILED_STATUSES = frozenset({"failed", "timeout", "interrupted", "blocked", "not_started"})
+UNREACHABLE_STATUSES = frozenset({"unreachable"})
+# Reported with their reason, but nothing ran there: gated out, probe unusable, not among --count N.
+NOT_RUN_STATUSES = frozenset({"gated", "unmeasurable", "not_selected"})
 
 
-def exit_code_for(host_statuses: list[str]) -> ExitCode:
-    """The exit code for a finished run, from each host's overall status in the report.
+@dataclass(frozen=True, slots=True)
+class RunVerdict:
+    """The exit code of a run and the lines that explain it on stderr (each without the ``azlin-fleet: ``)."""
 
-    Gated, unmeasurable and unselected hosts are reported but are not failures; if they are all there is,
-    nothing ran (3). ``selected`` is what a dry run reports for hosts it would run on.
+    code: ExitCode
+    messages: tuple[str, ...] = ()
+
+
+def exit_code_for(host_statuses: Iterable[str]) -> ExitCode:
+    """The exit code from each host's overall status: failures, then unreachable, then nothing ran, else ok.
+
+    ``selected`` is what a dry run reports for the hosts it would run on.
     """
     statuses = set(host_statuses)
-    if statuses & _FAILED:
+    if statuses & FAILED_STATUSES:
         return ExitCode.FAILED
-    if statuses & _UNREACHABLE:
+    if statuses & UNREACHABLE_STATUSES:
         return ExitCode.UNREACHABLE
-    if statuses & _RAN:
-        return ExitCode.OK
-    return ExitCode.NOTHING_RAN
+    if not statuses or statuses <= NOT_RUN_STATUSES:
+        return ExitCode.NOTHING_RAN
+    return ExitCode.OK
 
 
-# The playbooks validate input and judge the outcome in plays on the controller (hosts: localhost); those
-# results are part of the report but are not target hosts.
-CONTROLLER_HOST = "localhost"
-# The playbooks' message when the targets match no host (playbooks/run.yml, playbooks/workflow.yml).
-_NO_HOST_MATCHED = "select no host"
+def signal_exit_code(signal_name: str | None) -> ExitCode:
+    """130 for SIGINT, 143 for SIGTERM (a run interrupted by anything else counts as SIGINT)."""
+    return ExitCode.SIGTERM if signal_name == "SIGTERM" else ExitCode.SIGINT
 
 
-def exit_code_for_report(
-    hosts: list[dict[str, Any]], *, dry_run: bool, errors: list[dict[str, Any]] | None = None
-) -> ExitCode:
-    """The exit code of a run from the report's ``hosts`` (each with ``host``, ``status``, ``reasons``).
+def decide_exit(
+    report: Mapping[str, Any], *, signal_name: str | None = None, fail_on_drift: bool = False, dry_run: bool = False
+) -> RunVerdict:
+    """The exit code of a finished run from its JSON report, in the contract's order.
 
-    ``errors`` are the report's failures of internal (quiet) tasks: the playbooks validate and plan in one such
-    task, run once on the controller before any host is touched, so when no host has a result, such a failure
-    is input the playbook refused.
+    ``run.refused`` -> 2; interrupted (``signal_name``: the signal the CLI itself received, else the report's
+    own ``run.status``/``interrupted``) -> 130/143; ``run.internal_errors`` -> 5; ``run.nothing_selected`` or every
+    host gated/unmeasurable/not selected -> 3; then from host statuses (1, 4, 0); drift with ``fail_on_drift`` -> 6
+    when everything else succeeded. A report without the ``run`` object (an older callback) is decided from its
+    host statuses and the failures of its internal tasks (``errors``) alone.
     """
-    targets = [host for host in hosts if host["host"] != CONTROLLER_HOST]
-    if targets:
-        return exit_code_for([host["status"] for host in targets])
-    controller = [host for host in hosts if host["host"] == CONTROLLER_HOST]
-    failed = [host for host in controller if host["status"] in _FAILED]
-    if failed:
-        reasons = " ".join(reason for host in failed for reason in host.get("reasons") or [])
-        # No host matched the targets: nothing selected. Any other controller failure is input the playbook
-        # refused before touching a host.
-        return ExitCode.NOTHING_RAN if _NO_HOST_MATCHED in reasons else ExitCode.USAGE
-    if refused_reasons(errors):
-        return ExitCode.USAGE
-    return ExitCode.OK if dry_run else ExitCode.NOTHING_RAN
+    run = report.get("run") if isinstance(report.get("run"), Mapping) else None
+    hosts = [host for host in report.get("hosts") or [] if isinstance(host, Mapping)]
+    if run is None:
+        return _decide_without_run(report, hosts, signal_name=signal_name, dry_run=dry_run)
+    refused = [str(line) for line in run.get("refused") or []]
+    if refused:
+        return RunVerdict(ExitCode.USAGE, ("the playbook refused the input; nothing ran:", *refused))
+    interrupted = signal_name or _report_signal(report, run)
+    if interrupted:
+        return RunVerdict(
+            signal_exit_code(interrupted), (f"interrupted by {interrupted}; the report shows what finished.",)
+        )
+    errors = [error for error in run.get("internal_errors") or [] if isinstance(error, Mapping)]
+    if errors:
+        return RunVerdict(
+            ExitCode.INCOMPLETE,
+            (f"the run is incomplete: {len(errors)} internal error(s):", *(_internal_error_line(e) for e in errors)),
+        )
+    nothing = run.get("nothing_selected")
+    if isinstance(nothing, Mapping):
+        return RunVerdict(ExitCode.NOTHING_RAN, (_nothing_selected_line(nothing),))
+    code = exit_code_for(str(host.get("status", "")) for host in hosts)
+    if code == ExitCode.NOTHING_RAN:
+        return RunVerdict(code, ("nothing ran: every selected host was gated out, unmeasurable or not selected.",))
+    if code == ExitCode.OK and fail_on_drift and has_drift(report):
+        return RunVerdict(
+            ExitCode.DRIFT, ("drift: results changed since the compared report (see its drift section).",)
+        )
+    return RunVerdict(code)
 
 
-def refused_reasons(errors: list[dict[str, Any]] | None) -> list[str]:
+def _decide_without_run(
+    report: Mapping[str, Any], hosts: list[Mapping[str, Any]], *, signal_name: str | None, dry_run: bool
+) -> RunVerdict:
+    interrupted = signal_name or report.get("interrupted")
+    if interrupted:
+        return RunVerdict(
+            signal_exit_code(str(interrupted)), (f"interrupted by {interrupted}; the report shows what finished.",)
+        )
+    if not hosts:
+        # The playbooks validate and plan in one internal task before any host is touched: its failure is refused input.
+        refused = refused_reasons(report.get("errors"))
+        if refused:
+            return RunVerdict(ExitCode.USAGE, ("the playbook refused the input; nothing ran:", *refused))
+        if dry_run:
+            return RunVerdict(ExitCode.OK)
+    code = exit_code_for(str(host.get("status", "")) for host in hosts)
+    if code == ExitCode.NOTHING_RAN:
+        return RunVerdict(code, ("nothing ran: no host selected, or every host was gated out or unmeasurable.",))
+    return RunVerdict(code)
+
+
+def _report_signal(report: Mapping[str, Any], run: Mapping[str, Any]) -> str | None:
+    if run.get("status") != "interrupted":
+        return None
+    return str(report.get("interrupted") or "SIGINT")
+
+
+def _internal_error_line(error: Mapping[str, Any]) -> str:
+    where = " ".join(f"{key} {error[key]!r}" for key in ("host", "task") if error.get(key))
+    return f"  - {where + ': ' if where else ''}{error.get('error') or 'unknown error'}"
+
+
+def _nothing_selected_line(nothing: Mapping[str, Any]) -> str:
+    targets = nothing.get("targets")
+    reason = nothing.get("reason") or "no host matched"
+    return f"nothing selected{f' by {targets!r}' if targets else ''}: {reason}"
+
+
+def has_drift(report: Mapping[str, Any]) -> bool:
+    """Whether the report's ``drift`` section names a host whose result changed, appeared or disappeared.
+
+    ``drift.hosts`` (docs/report-schema.json) lists every host with drift; empty means none.
+    """
+    drift = report.get("drift")
+    if not isinstance(drift, Mapping):
+        return False
+    hosts = drift.get("hosts")
+    if isinstance(hosts, list):
+        return bool(hosts)
+    return any(
+        isinstance(task, Mapping) and any(task.get(kind) for kind in ("changed", "appeared", "disappeared"))
+        for task in drift.get("tasks") or []
+    )
+
+
+def refused_reasons(errors: Any) -> list[str]:
     """Why the playbook refused the input: the reasons of the failed internal tasks that were not ignored."""
     return [
-        error.get("reason") or f"{error.get('task')}: {error.get('status')}"
+        str(error.get("reason") or f"{error.get('task')}: {error.get('status')}")
         for error in errors or []
-        if not error.get("ignored") and error.get("status") in _FAILED | _UNREACHABLE
+        if isinstance(error, Mapping)
+        and not error.get("ignored")
+        and error.get("status") in FAILED_STATUSES | UNREACHABLE_STATUSES
     ]

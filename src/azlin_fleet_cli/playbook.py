@@ -1,8 +1,21 @@
-"""Run one azlin.fleet playbook as a child ``ansible-playbook`` and hand back where its report is.
+"""Run one azlin.fleet playbook as a child ``ansible-playbook`` in a private workspace, and cancel it cleanly.
 
 The child gets every setting through its environment (collections path, report callback and its files,
 pipelining, ControlPersist, forks, host key checking), so the run does not depend on an ansible.cfg being
-found; the user's own ANSIBLE_* variables still win except the ones that wire up the report.
+found; the user's own ANSIBLE_* variables still win except the ones that wire up the report and the SSH
+control sockets.
+
+Each run has a private workspace (a fresh 0700 temp dir, removed at the end) holding the extra vars file (so
+commands and environment values never appear in ``ps``), the events file, ansible's log, the report files as
+the callback writes them, and the SSH ControlPath dir (so concurrent runs never share control sockets). The CLI
+reads the report from there and then saves it into the report dir itself.
+
+Cancel: the child runs in a session (and process group) of its own, so the terminal's Ctrl-C reaches only the
+CLI, and an ssh that would prompt on the terminal (an encrypted key without an agent) fails at once instead of
+being stopped in the background. SIGINT or SIGTERM to the CLI (Ctrl-C, ``kill``, ``docker
+stop``, ``timeout(1)``) is forwarded once to that whole group: ansible-playbook stops dispatching, its workers and
+their ssh connections end, and the report callback writes the report with unfinished hosts marked. The CLI
+waits at most CANCEL_GRACE_SECONDS for that, then kills the group; a second signal kills it at once.
 """
 
 from __future__ import annotations
@@ -11,23 +24,29 @@ import json
 import os
 import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 import yaml
 
 from azlin_fleet_cli.collection import collections_path_for_child
 from azlin_fleet_cli.outcome import CliError, ExitCode
-from azlin_fleet_cli.progress import watch_events
+from azlin_fleet_cli.private_files import create_file, open_dir, private_workdir, read_file
+from azlin_fleet_cli.progress import ProgressLine, read_new_events
 
 REPORT_CALLBACK = "azlin.fleet.fleet_report"
 # Faster SSH than ansible-core's defaults: one connection per host reused by every task (ControlPersist) and
-# modules piped into the remote python instead of copied (pipelining). Host keys stay checked.
+# modules piped into the remote python instead of copied (pipelining). Host keys stay checked. A source that
+# cannot be parsed as inventory is an error, never a silently smaller fleet.
 SPEED_DEFAULTS = {
     "ANSIBLE_PIPELINING": "True",
     "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s",
@@ -35,49 +54,54 @@ SPEED_DEFAULTS = {
     "ANSIBLE_RETRY_FILES_ENABLED": "False",
     "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
     "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
 }
 DEFAULT_FORKS = 16
 PERCENT_FORKS = 100
-# ansible-playbook's own codes for a run it refused to start: 4 parser error, 5 bad or incomplete options.
-_ANSIBLE_REJECTED = {4, 5}
+REPORT_FORMATS = ("json", "md", "html")
+# How long a cancelled run may take to write its report before its process group is killed.
+CANCEL_GRACE_SECONDS = 30.0
+POLL_SECONDS = 0.2
+# Names inside the private workspace.
+VARS_FILE = "extra-vars.yml"
+EVENTS_FILE = "events.jsonl"
+LOG_FILE = "ansible.log"
+REPORT_SUBDIR = "report"
+CONTROL_SUBDIR = "cp"
 
 
 @dataclass(frozen=True, slots=True)
 class PlaybookRun:
-    """Everything needed to start one run, and where its files go."""
+    """Everything needed to start one run."""
 
     playbook: str
     inventory: tuple[str, ...]
     extra_vars: Mapping[str, Any]
-    report_dir: Path
     report_name: str
     forks: int
     passthrough: tuple[str, ...] = ()
     verbosity: int = 0
     env: Mapping[str, str] | None = None
-
-    @property
-    def report_json(self) -> Path:
-        return self.report_dir / f"{self.report_name}.json"
-
-    @property
-    def events_file(self) -> Path:
-        return self.report_dir / f".{self.report_name}.events.jsonl"
-
-    @property
-    def log_file(self) -> Path:
-        return self.report_dir / f".{self.report_name}.ansible.log"
+    compare_to: str | None = None
+    full: bool = False
 
 
-def new_report_name(kind: str) -> str:
-    """A report name unique per run: ``fleet-<kind>-<UTC time>-<pid>``."""
-    return f"fleet-{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
+@dataclass(slots=True)
+class RunResult:
+    """How the child ended and what it left in the workspace (read while the workspace still exists)."""
+
+    returncode: int
+    signal_name: str | None
+    report: bytes | None
+    events_seen: bool
+    log_tail: str
+    workspace_fd: int = -1
+    report_fd: int = -1
 
 
 def forks_for(parallel: str | None) -> int:
     """Forks for the child: N for ``--parallel N``; for ``N%`` (resolved by the playbook against the selected hosts)
-    enough room for it; else $ANSIBLE_FORKS or 16. Ansible never starts more workers than a batch has hosts, and
-    ``--sequence`` batches are the playbook's ``serial``, so the probe before them still runs with full fan-out."""
+    enough room for it; else $ANSIBLE_FORKS or 16. Ansible never starts more workers than a batch has hosts."""
     if parallel is not None and parallel.endswith("%"):
         return PERCENT_FORKS
     if parallel is not None:
@@ -99,15 +123,23 @@ def ansible_playbook_path() -> str:
 
 
 def format_extra_vars(extra_vars: Mapping[str, Any]) -> str:
-    """Extra vars as one inline YAML mapping with every string tagged ``!unsafe``.
+    """Extra vars as one YAML mapping with every string tagged ``!unsafe``.
 
     Commands such as ``docker ps --format '{{.Names}}'`` must reach the host verbatim, never as a template.
     """
     items = []
     for key, value in extra_vars.items():
-        text = json.dumps(value, ensure_ascii=False)
-        items.append(f"{json.dumps(key)}: {'!unsafe ' if _needs_unsafe(value) else ''}{text}")
+        items.append(f"{json.dumps(key)}: {_tagged(value)}")
     return "{" + ", ".join(items) + "}"
+
+
+def _tagged(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_tagged(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_tagged(item) for item in value) + "]"
+    text = json.dumps(value, ensure_ascii=False)
+    return f"!unsafe {text}" if _needs_unsafe(value) else text
 
 
 def _needs_unsafe(value: Any) -> bool:
@@ -122,19 +154,56 @@ def _needs_unsafe(value: Any) -> bool:
     return yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
 
 
-def build_command(run: PlaybookRun) -> list[str]:
-    """The exact ansible-playbook command line (what ``-v`` prints)."""
+def build_command(run: PlaybookRun, vars_file: Path, passthrough: tuple[str, ...] | None = None) -> list[str]:
+    """The exact ansible-playbook command line: the extra vars go by file (``-e @FILE``), never in argv."""
     command = [ansible_playbook_path()]
     for source in run.inventory:
         command += ["-i", source]
-    command += [run.playbook, "-e", format_extra_vars(run.extra_vars)]
+    command += [run.playbook, "-e", f"@{vars_file}"]
     if run.verbosity >= 2:
         command.append("-" + "v" * (run.verbosity - 1))
-    return command + list(run.passthrough)
+    return command + list(run.passthrough if passthrough is None else passthrough)
 
 
-def build_env(run: PlaybookRun, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The child's environment: the user's, speed defaults where unset, and the report wiring."""
+_EXTRA_VARS_FLAGS = ("-e", "--extra-vars")
+
+
+def private_passthrough(passthrough: tuple[str, ...], directory: Path) -> tuple[tuple[str, ...], dict[str, bytes]]:
+    """Move the values of ``-e``/``--extra-vars`` given after ``--`` into files (``-e @FILE``), in the same order,
+    so a secret passed that way is not in ``ps`` either. Returns the new arguments and the files to create.
+
+    A value is loaded the way ansible-playbook loads it: ``@file`` stays as it is, ``{...}``/``[...]`` is YAML
+    (written verbatim), anything else ``key=value`` pairs (parsed with Ansible's own ``parse_kv``).
+    """
+    from ansible.parsing.splitter import parse_kv
+
+    args: list[str] = []
+    files: dict[str, bytes] = {}
+    tokens = iter(passthrough)
+    for token in tokens:
+        flag, glued, value = token.partition("=")
+        if token in _EXTRA_VARS_FLAGS:
+            value = next(tokens, None)  # type: ignore[arg-type]
+            if value is None:
+                args.append(token)
+                break
+        elif token.startswith("-e") and len(token) > 2:
+            value = token[2:]  # -eVALUE, argparse's glued short option
+        elif not (flag == "--extra-vars" and glued):
+            args.append(token)
+            continue
+        if value.startswith("@"):
+            args += ["-e", value]
+            continue
+        name = f"extra-vars-{len(files) + 1}.yml"
+        text = value if value.lstrip()[:1] in ("{", "[") else json.dumps(parse_kv(value), ensure_ascii=False)
+        files[name] = text.encode()
+        args += ["-e", f"@{directory / name}"]
+    return tuple(args), files
+
+
+def build_env(run: PlaybookRun, workspace: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: the user's, speed defaults where unset, and the wiring of the report and SSH."""
     env = dict(os.environ if base is None else base)
     for key, value in SPEED_DEFAULTS.items():
         env.setdefault(key, value)
@@ -145,56 +214,206 @@ def build_env(run: PlaybookRun, base: Mapping[str, str] | None = None) -> dict[s
     if REPORT_CALLBACK not in enabled:
         enabled.append(REPORT_CALLBACK)
     env["ANSIBLE_CALLBACKS_ENABLED"] = ",".join(enabled)
-    env["AZLIN_FLEET_REPORT_DIR"] = str(run.report_dir)
+    env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(workspace / CONTROL_SUBDIR)
+    env["AZLIN_FLEET_REPORT_DIR"] = str(workspace / REPORT_SUBDIR)
     env["AZLIN_FLEET_REPORT_NAME"] = run.report_name
-    env["AZLIN_FLEET_EVENTS_FILE"] = str(run.events_file)
+    env["AZLIN_FLEET_REPORT_FORMATS"] = ",".join(REPORT_FORMATS)
+    env["AZLIN_FLEET_EVENTS_FILE"] = str(workspace / EVENTS_FILE)
+    env["AZLIN_FLEET_REPORT_SUMMARY"] = "false"  # the CLI prints the report itself
+    env.pop("AZLIN_FLEET_COMPARE_TO", None)
+    env.pop("AZLIN_FLEET_REPORT_FULL", None)
+    env.pop("AZLIN_FLEET_REPORT_SUMMARY_FULL", None)
+    if run.compare_to:
+        env["AZLIN_FLEET_COMPARE_TO"] = run.compare_to
+    if run.full:
+        env["AZLIN_FLEET_REPORT_FULL"] = "1"
+        env["AZLIN_FLEET_REPORT_SUMMARY_FULL"] = "true"  # the callback's option for its own summary
     return env
 
 
-def run_playbook(run: PlaybookRun, *, show_progress: bool, stderr: TextIO) -> tuple[Path, bool]:
-    """Run the playbook; return the JSON report's path and whether Ctrl-C interrupted it.
+class Canceller:
+    """Forwards SIGINT/SIGTERM received by the CLI to the child's process group (see the module docstring)."""
 
-    Raises CliError when the run produced no report.
-    """
-    command = build_command(run)
-    if run.verbosity >= 1:
-        print(f"azlin-fleet: running: {shlex.join(command)}", file=stderr, flush=True)
-    run.report_dir.mkdir(parents=True, exist_ok=True)
-    run.events_file.unlink(missing_ok=True)
-    env = build_env(run)
-    # The log holds unmasked command output: readable by the user only, like the report files.
-    log_fd = os.open(run.log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(log_fd, "w", encoding="utf-8") as log:
-        # With -vv ansible's own output goes to stderr (stdout stays clean for --format json).
-        output = stderr if run.verbosity >= 2 else log
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self.deadline: float | None = None
+        self._group: int | None = None
+        self._pending: list[int] = []
+
+    def attach(self, pid: int) -> None:
+        self._group = pid
+        for signum in self._pending:
+            self._forward(signum)
+        self._pending.clear()
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        first = self.signal_name is None
+        if first:
+            self.signal_name = signal.Signals(signum).name
+            self.deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+        if self._group is None:
+            self._pending.append(signum)
+            return
+        self._forward(signum if first else signal.SIGKILL)
+
+    def _forward(self, signum: int) -> None:
+        if self._group is not None:
+            _kill_group(self._group, signum)
+
+    def overdue(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def _kill_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextmanager
+def _forwarding(canceller: Canceller) -> Iterator[None]:
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, canceller.on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the child has exited, without reaping it (its pid, and so its process group id, stay reserved)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def stop_control_masters(control_dir: Path) -> None:
+    """End the SSH ControlPersist masters of this run (they outlive ansible-playbook by ControlPersist)."""
+    try:
+        sockets = [
+            entry.path for entry in os.scandir(control_dir) if stat.S_ISSOCK(entry.stat(follow_symlinks=False).st_mode)
+        ]
+    except OSError:
+        return
+    ssh = shutil.which("ssh") or "ssh"
+    stoppers = []
+    for socket_path in sockets:
         try:
-            child = subprocess.Popen(
-                command, env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            stoppers.append(
+                subprocess.Popen(
+                    [ssh, "-o", f"ControlPath={socket_path}", "-O", "exit", "azlin-fleet-control-master"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             )
-        except OSError as ex:
-            raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
-        interrupted = False
+        except OSError:
+            return
+    for stopper in stoppers:
         try:
-            watch_events(child, run.events_file, enabled=show_progress, stream=stderr)
-        except KeyboardInterrupt:
-            # The child got the same SIGINT from the terminal; let it write its report, then show it.
-            interrupted = True
-            child.wait()
-    run.events_file.unlink(missing_ok=True)
-    if run.report_json.is_file():
-        # The report holds everything ansible printed about the hosts; the raw log is kept only when it is the
-        # sole account of a failed run.
-        run.log_file.unlink(missing_ok=True)
-        return run.report_json, interrupted
-    if interrupted:
-        raise KeyboardInterrupt
-    tail = _tail(run.log_file)
-    if child.returncode in _ANSIBLE_REJECTED:
-        raise CliError(ExitCode.USAGE, f"ansible-playbook rejected the run (rc {child.returncode}): {tail}")
-    raise CliError(
-        ExitCode.FAILED,
-        f"ansible-playbook exited with rc {child.returncode} and wrote no report (is the callback "
-        f"{REPORT_CALLBACK} installed?): {tail} Full output: {run.log_file}",
+            stopper.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stopper.kill()
+            stopper.wait()
+
+
+@contextmanager
+def run_playbook(
+    run: PlaybookRun,
+    *,
+    stderr: TextIO,
+    progress: ProgressLine | None = None,
+    echo: Callable[[list[str], Path, dict[Path, bytes]], None] | None = None,
+) -> Iterator[RunResult]:
+    """Run the playbook in a private workspace; yields how it ended while the workspace still exists.
+
+    ``echo`` (for ``-v``) is called with the command, the extra vars file and the files holding the ``-e`` values
+    given after ``--``, before the child starts.
+    """
+    with private_workdir() as workspace:
+        os.mkdir(workspace / CONTROL_SUBDIR, 0o700)
+        os.mkdir(workspace / REPORT_SUBDIR, 0o700)
+        workspace_fd = open_dir(workspace)
+        report_fd = open_dir(workspace / REPORT_SUBDIR)
+        try:
+            create_file(workspace_fd, VARS_FILE, format_extra_vars(run.extra_vars).encode())
+            create_file(workspace_fd, EVENTS_FILE)  # the callback appends; nobody else can create it first
+            create_file(workspace_fd, LOG_FILE)
+            vars_file = workspace / VARS_FILE
+            passthrough, files = private_passthrough(run.passthrough, workspace)
+            for name, data in files.items():
+                create_file(workspace_fd, name, data)
+            command = build_command(run, vars_file, passthrough)
+            if echo is not None:
+                echo(command, vars_file, {workspace / name: data for name, data in files.items()})
+            env = build_env(run, workspace)
+            result = _run_child(command, env, workspace, workspace_fd, run.verbosity, stderr, progress)
+            result.workspace_fd, result.report_fd = workspace_fd, report_fd
+            try:
+                result.report = read_file(report_fd, f"{run.report_name}.json")
+            except FileNotFoundError:
+                result.report = None
+            yield result
+        finally:
+            os.close(report_fd)
+            os.close(workspace_fd)
+
+
+def _run_child(
+    command: list[str],
+    env: dict[str, str],
+    workspace: Path,
+    workspace_fd: int,
+    verbosity: int,
+    stderr: TextIO,
+    progress: ProgressLine | None,
+) -> RunResult:
+    canceller = Canceller()
+    log_fd = os.open(LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=workspace_fd)
+    offset = 0
+    events_seen = False
+    try:
+        with _forwarding(canceller):
+            # With -vv ansible's own output goes to stderr (stdout stays clean for --format json).
+            output: Any = stderr if verbosity >= 2 else log_fd
+            try:
+                child = subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as ex:
+                raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
+            canceller.attach(child.pid)
+            while not _exited(child.pid):
+                if canceller.overdue():
+                    _kill_group(child.pid, signal.SIGKILL)
+                time.sleep(POLL_SECONDS)
+                events, offset = read_new_events(workspace / EVENTS_FILE, offset)
+                events_seen = events_seen or bool(events)
+                if progress is not None:
+                    progress.update(events, cancelling=canceller.signal_name)
+            events, offset = read_new_events(workspace / EVENTS_FILE, offset)
+            events_seen = events_seen or bool(events)
+            # Whatever ansible-playbook left behind in its process group (workers, ssh) ends with it.
+            stop_control_masters(workspace / CONTROL_SUBDIR)
+            _kill_group(child.pid, signal.SIGKILL)
+            returncode = child.wait()
+    finally:
+        os.close(log_fd)
+        if progress is not None:
+            progress.close()
+    return RunResult(
+        returncode=returncode,
+        signal_name=canceller.signal_name,
+        report=None,
+        events_seen=events_seen,
+        log_tail=_tail(workspace / LOG_FILE),
     )
 
 
@@ -204,5 +423,14 @@ def _tail(path: Path, lines: int = 8) -> str:
     except OSError:
         return "(no output captured)"
     kept = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in kept if line.startswith(("ERROR", "[ERROR]", "fatal"))]
+    errors = [
+        line
+        for line in kept
+        if line.startswith(("ERROR", "[ERROR]", "fatal", "[WARNING]: Failed to parse", "[WARNING]: Unable to parse"))
+    ]
     return " | ".join((errors or kept)[-lines:]) or "(no output)"
+
+
+def shell_line(command: list[str]) -> str:
+    """The command as one shell line (what ``-v`` prints)."""
+    return shlex.join(command)

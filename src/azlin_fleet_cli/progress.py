@@ -1,18 +1,25 @@
-"""Live progress from the report callback's events file (JSON lines: plan and result events, docs/events.md)."""
+"""Live progress from the report callback's events file (JSON lines: plan and result events, docs/events.md).
+
+The line is plain text written by the CLI itself: host and task names from the inventory or the hosts go through
+:func:`printable`, and nothing is interpreted as markup, so a host called ``crash[/]vm`` or an escape sequence in a
+name can neither break the line nor act on the terminal.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from azlin_fleet_cli.outcome import CONTROLLER_HOST
+from azlin_fleet_cli.terminal import printable
 
-FAILURE_STATUSES = frozenset({"failed", "unreachable", "timeout", "blocked"})
-POLL_SECONDS = 0.2
+FAILURE_STATUSES = frozenset({"failed", "unreachable", "timeout", "blocked", "interrupted"})
+BAR_WIDTH = 20
+# Plays on the controller (validation, planning) announce themselves too; they are not target hosts.
+_CONTROLLER_NAMES = frozenset({"localhost"})
 
 
 @dataclass(slots=True)
@@ -28,7 +35,7 @@ class RunProgress:
     def add(self, event: dict[str, Any]) -> None:
         """Fold one event line into the counts (docs/events.md): plan lines set the total, result lines count."""
         if event.get("event") == "plan":
-            planned = {h for h in event.get("hosts", []) if isinstance(h, str) and h != CONTROLLER_HOST}
+            planned = {h for h in event.get("hosts", []) if isinstance(h, str) and h not in _CONTROLLER_NAMES}
             # Controller-only or empty plays keep the total; a new plan (e.g. after routing) restarts the count,
             # so probe results do not pass for the command's.
             if planned and planned != self.plan:
@@ -38,7 +45,7 @@ class RunProgress:
         if event.get("event", "result") != "result":
             return
         host = str(event.get("host", ""))
-        if not host or host == CONTROLLER_HOST:
+        if not host or host in _CONTROLLER_NAMES:
             return
         status = str(event.get("status", ""))
         if status in FAILURE_STATUSES:
@@ -48,9 +55,44 @@ class RunProgress:
         self.last = f"{event.get('task', '')}: {host} {status}".strip()
 
     def describe(self) -> str:
-        """One status line: hosts done/total, failures so far, the last event."""
+        """One status line: hosts done/total, failures so far, the last event (control characters made visible)."""
         done = f"{len(self.hosts)}/{self.total}" if self.total else str(len(self.hosts))
-        return f"hosts {done} · failed {len(self.failed)} · {self.last or 'starting'}"
+        return printable(f"hosts {done} · failed {len(self.failed)} · {self.last or 'starting'}")
+
+
+def render_line(progress: RunProgress, elapsed: float, width: int, cancelling: str | None = None) -> str:
+    """The live line: a bar, hosts done/total, failures, elapsed time, the last event; cut to ``width``."""
+    done, total = len(progress.hosts), progress.total
+    filled = min(BAR_WIDTH, BAR_WIDTH * done // total) if total else 0
+    bar = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+    minutes, seconds = divmod(int(elapsed), 60)
+    state = f"cancelling ({cancelling}) · " if cancelling else ""
+    line = f"{bar} {state}{progress.describe()} · {minutes}:{seconds:02d}"
+    return line[: max(width - 1, 10)]
+
+
+class ProgressLine:
+    """A status line on a terminal, redrawn in place as events arrive."""
+
+    def __init__(self, stream: TextIO, width: int = 100) -> None:
+        self.progress = RunProgress()
+        self._stream = stream
+        self._width = width
+        self._started = time.monotonic()
+        self._shown = False
+
+    def update(self, events: Iterable[dict[str, Any]], cancelling: str | None = None) -> None:
+        for event in events:
+            self.progress.add(event)
+        line = render_line(self.progress, time.monotonic() - self._started, self._width, cancelling)
+        self._stream.write("\r\x1b[2K" + line)
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[2K")
+            self._stream.flush()
 
 
 def read_new_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -71,24 +113,3 @@ def read_new_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]
         if isinstance(loaded, dict):
             events.append(loaded)
     return events, offset + len(complete)
-
-
-def watch_events(child: subprocess.Popen[bytes], events_file: Path, *, enabled: bool, stream: TextIO) -> RunProgress:
-    """Wait for the child, showing a live status line on ``stream`` when enabled (a TTY)."""
-    progress = RunProgress()
-    if not enabled:
-        child.wait()
-        return progress
-    from rich.console import Console
-    from rich.status import Status
-
-    offset = 0
-    console = Console(file=stream)
-    with Status("starting", console=console) as status:
-        while child.poll() is None:
-            time.sleep(POLL_SECONDS)
-            events, offset = read_new_events(events_file, offset)
-            for event in events:
-                progress.add(event)
-            status.update(progress.describe())
-    return progress

@@ -98,7 +98,7 @@ def test_repeated_tags_are_pairs() -> None:
             "argument {run,workflow,probe,report,sandbox}: invalid choice: 'deploy'",
             id="unknown-subcommand",
         ),
-        pytest.param(["report"], "the following arguments are required: {show,merge}", id="report-needs-action"),
+        pytest.param(["report"], "the following arguments are required: {list,show,merge}", id="report-needs-action"),
     ],
 )
 def test_usage_errors_are_one_message_with_exit_2(argv: list[str], message: str) -> None:

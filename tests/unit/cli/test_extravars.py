@@ -248,3 +248,38 @@ def test_missing_workflow_file(tmp_path: Path) -> None:
     args, _ = parse_args(["workflow", str(tmp_path / "nope.yaml"), "--all"])
     with pytest.raises(CliError, match="workflow file '.*nope.yaml' not found"):
         build_workflow_vars(args)
+
+
+RUN_FLAGS = (
+    "--parallel", "50%", "--retry-failed", "2", "--max-failures", "10%", "--timeout", "30",
+    "--if-idle", "--if-cpu-below-50", "--smart-route", "--count", "2", "--dry-run",
+)  # fmt: skip
+
+
+def test_workflow_takes_the_runs_flags_as_the_same_vars(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text("name: deploy\nsteps:\n  - name: build\n    command: make\n")
+    args, _ = parse_args(["workflow", str(path), "--tag", "env=dev", *RUN_FLAGS])
+    found = build_workflow_vars(args)
+    shared = _run_vars("make", "--tag", "env=dev", *RUN_FLAGS)
+    assert found == {"fleet_workflow_file": str(path)} | {k: v for k, v in shared.items() if k != "fleet_command"}
+    assert found["fleet_gate"] == "idle and cpu<50"
+    assert (found["fleet_count"], found["fleet_smart_route"], found["fleet_dry_run"]) == (2, True, True)
+    assert (found["fleet_parallel"], found["fleet_retries"], found["fleet_max_failures"]) == ("50%", 2, "10%")
+    assert found["fleet_timeout"] == 30 and found["fleet_targets"] == "tag_env_dev"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        pytest.param(["--parallel", "0"], "--parallel", id="parallel"),
+        pytest.param(["--max-failures", "x"], "--max-failures", id="max-failures"),
+        pytest.param(["--if-cpu-below", "abc"], "cpu<abc", id="gate"),
+    ],
+)
+def test_workflow_flags_are_checked_like_runs(tmp_path: Path, flags: list[str], message: str) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text("name: deploy\nsteps:\n  - name: build\n    command: make\n")
+    args, _ = parse_args(["workflow", str(path), "--all", *flags])
+    with pytest.raises(Exception, match=re.escape(message)):
+        build_workflow_vars(args)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
-from azlin_fleet_cli.progress import RunProgress, read_new_events
+import pytest
+
+from azlin_fleet_cli.progress import ProgressLine, RunProgress, read_new_events, render_line
+from azlin_fleet_cli.terminal import printable
 
 
 def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
@@ -53,3 +57,37 @@ def test_plan_lines_set_the_total_and_routing_restarts_the_count() -> None:
     progress.add({"event": "plan", "source": "route", "hosts": ["web-1", "web-2"]})
     progress.add({"event": "plan", "source": "play", "play": "judge", "hosts": ["localhost"]})
     assert progress.describe().startswith("hosts 1/2 · failed 1")
+
+
+def test_live_line_shows_bar_counts_failures_elapsed() -> None:
+    progress = RunProgress()
+    progress.add({"event": "plan", "source": "play", "play": "run", "hosts": ["web-1", "web-2", "web-3", "web-4"]})
+    progress.add({"event": "result", "host": "web-1", "task": "step:build", "status": "ok"})
+    progress.add({"event": "result", "host": "web-2", "task": "step:build", "status": "failed"})
+    line = render_line(progress, 75.4, 200)
+    assert line == "[##########..........] hosts 2/4 · failed 1 · step:build: web-2 failed · 1:15"
+    assert render_line(progress, 3, 200, cancelling="SIGTERM").startswith("[##########..........] cancelling (SIGTERM)")
+    assert len(render_line(progress, 3, 30)) == 29
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("crash[/]vm", id="rich-markup"),
+        pytest.param("[bold red]x[/bold red]", id="markup-tags"),
+        pytest.param("evil\x1b]0;pwned\x07vm", id="osc-title"),
+        pytest.param("evil\x1b[2J\x1b[Hvm", id="clear-screen"),
+        pytest.param("nul\x00\x9bvm", id="nul-and-c1"),
+    ],
+)
+def test_hostile_host_names_are_shown_not_obeyed(host: str) -> None:
+    stream = io.StringIO()
+    line = ProgressLine(stream)
+    line.update([{"event": "plan", "hosts": [host]}, {"event": "result", "host": host, "task": "t", "status": "ok"}])
+    line.close()
+    written = stream.getvalue()
+    # Only the line's own redraw sequence reaches the terminal; the name is visible text.
+    assert written.replace("\r\x1b[2K", "").isprintable()
+    assert printable(host) in written
+    if "[" in host and "\x1b" not in host:
+        assert host in written  # markup-looking text is printed as it is
