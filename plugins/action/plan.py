@@ -75,5 +75,7 @@ class ActionModule(ActionBase):
         display.display("\n".join(lines))
         fact = plan.to_fact()
         fact["run_id"] = uuid.uuid4().hex  # names this run's throttle slots apart from any other run's
-        result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact})
+        # the targeted hosts, once, for the report: every one of them ends in it with a status, even when the
+        # run is interrupted before it reaches them (the fact itself stays free of per-host lists)
+        result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact}, fleet_targeted=list(plan.hosts))
         return result

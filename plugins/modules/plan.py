@@ -56,6 +56,12 @@ ansible_facts:
       C(segment_indexes), C(steps) (canonical step dicts), C(warnings), C(run_id).
   returned: success
   type: dict
+fleet_targeted:
+  description: The hosts the run targets, in inventory order (the report lists each of them with a status).
+  returned: success
+  type: list
+  elements: str
+  sample: ["web-1", "web-2"]
 fleet_refused:
   description: Every problem of the input, one line each with its location; nothing ran.
   returned: on bad input
