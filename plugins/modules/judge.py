@@ -21,14 +21,8 @@ options:
     description: Registered variable holding the routing result (C(fleet_verdicts)) of M(azlin.fleet.route).
     type: str
     default: fleet_route
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+extends_documentation_fragment:
+  - azlin.fleet.controller
 author:
   - azlin.fleet developers (@azlin)
 """

@@ -20,14 +20,8 @@ options:
     description: Why no host ran.
     type: str
     required: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+extends_documentation_fragment:
+  - azlin.fleet.controller
 author:
   - azlin.fleet developers (@azlin)
 """

@@ -19,14 +19,8 @@ description:
     defaults; a step's own keys win.
   - On bad input the task fails with every problem listed (RV(fleet_refused)) and nothing else runs.
 options: {}
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+extends_documentation_fragment:
+  - azlin.fleet.controller
 author:
   - azlin.fleet developers (@azlin)
 """

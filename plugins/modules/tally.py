@@ -35,14 +35,8 @@ options:
     description: Name of the fact to publish.
     type: str
     default: fleet_tally
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+extends_documentation_fragment:
+  - azlin.fleet.controller
 author:
   - azlin.fleet developers (@azlin)
 """
