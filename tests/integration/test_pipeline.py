@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,54 @@ def test_gated_hosts_are_skipped_in_the_play_recap(fleet, run_playbook) -> None:
                         flags=re.M)
     assert ("skipping", "web-2") in judged and ("ok", "web-1") in judged and ("ok", "web-3") in judged
     assert counters["web-2"]["failed"] == 0 and counters["web-2"]["changed"] == 0
+
+
+AZLIN_FLEET = str(Path(sys.executable).parent / "azlin-fleet")
+
+
+@pytest.fixture
+def cli(fleet, ansible_env, tmp_path):
+    """azlin-fleet on the sandbox's static inventory: (process, JSON report or None)."""
+    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+
+    def run(*argv: str):
+        report_dir = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
+        args = [AZLIN_FLEET, argv[0], *argv[1:], "-i", str(fleet.hosts_yml), "--report-dir", str(report_dir),
+                "--format", "json"]
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+        reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
+        return proc, (json.loads(reports[-1].read_text()) if reports else None)
+
+    return run
+
+
+def test_an_unmeasurable_host_is_its_own_outcome_never_a_failure(fleet, cli) -> None:
+    fleet.fault("ci-1", "unreadable")  # its probe files cannot be read: no metrics, so no gate verdict
+    proc, report = cli("run", "touch /tmp/wf_marker", "--pool", "ci", "--if-cpu-below", "50")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    hosts = {h["host"]: h["status"] for h in report["hosts"]}
+    assert hosts == {"ci-1": "unmeasurable", "ci-2": "ok"}
+    assert not fleet.host_path("ci-1", "/tmp/wf_marker").exists() and fleet.host_path("ci-2", "/tmp/wf_marker").exists()
+    assert report["run"]["status"] == "complete" and report["run"]["internal_errors"] == []
+
+    fleet.fault("ci-2", "unreadable")  # now no host of the pool can be measured: nothing ran, exit 3
+    proc, report = cli("run", "touch /tmp/wf_trace", "--pool", "ci", "--if-cpu-below", "50")
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"} == {
+        "ci-1": "unmeasurable", "ci-2": "unmeasurable"}
+    assert report["run"]["nothing_selected"]["reason"].startswith("every target was gated, unmeasurable")
+    assert not any(fleet.host_path(h, "/tmp/wf_trace").exists() for h in ("ci-1", "ci-2"))
+
+
+def test_workflow_from_the_cli_is_gated_and_counted_like_a_run(fleet, cli) -> None:
+    fleet.set_load("web-2", cpu=80)
+    proc, report = cli("workflow", str(FILES / "touch.yaml"), "--pool", "web-servers", "--if-cpu-below", "50",
+                       "--count", "1", "--smart-route")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
+    assert statuses["web-2"] == "gated"
+    assert sorted(statuses.values()) == ["gated", "not_selected", "ok"]
+    ran = [h for h in WEB if fleet.host_path(h, "/tmp/wf_marker").exists()]
+    assert len(ran) == 1 and statuses[ran[0]] == "ok"
