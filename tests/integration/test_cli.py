@@ -793,3 +793,11 @@ def test_a_full_report_dir(cli: Cli, fleet: Any, marker: str, tmp_path: Path, fr
         assert "could not be saved" in result.stderr and "No space left on device" in result.stderr
         assert re.search(r"only fleet-run-\S+\.json was saved", result.stderr), result.stderr
         assert marked_hosts(fleet, marker) == ["ci-1", "ci-2"]
+
+
+def test_input_the_playbook_refuses_is_exit_2_and_nothing_runs(cli: Cli, fleet: Any, marker: str) -> None:
+    # Passed through to ansible-playbook unchecked by the CLI: the playbook's own validation refuses it.
+    result = cli("run", f"touch {marker}", "--pool", "web-servers", "--", "-e", "fleet_timeout=soon")
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "fleet_timeout" in result.stderr
+    assert marked_hosts(fleet, marker) == []
