@@ -261,6 +261,9 @@ class Canceller:
         if self._group is not None:
             _kill_group(self._group, signum)
 
+    def detach(self) -> None:
+        self._group = None
+
     def overdue(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
 
@@ -332,7 +335,9 @@ def run_playbook(
     ``echo`` (for ``-v``) is called with the command, the extra vars file and the files holding the ``-e`` values
     given after ``--``, before the child starts.
     """
-    with private_workdir() as workspace:
+    canceller = Canceller()
+    # From here until the workspace (with the extra vars) is gone, SIGINT/SIGTERM cancel instead of killing the CLI.
+    with _forwarding(canceller), private_workdir() as workspace:
         os.mkdir(workspace / CONTROL_SUBDIR, 0o700)
         os.mkdir(workspace / REPORT_SUBDIR, 0o700)
         workspace_fd = open_dir(workspace)
@@ -349,7 +354,7 @@ def run_playbook(
             if echo is not None:
                 echo(command, vars_file, {workspace / name: data for name, data in files.items()})
             env = build_env(run, workspace)
-            result = _run_child(command, env, workspace, workspace_fd, run.verbosity, stderr, progress)
+            result = _run_child(command, env, workspace, workspace_fd, run.verbosity, stderr, progress, canceller)
             result.workspace_fd, result.report_fd = workspace_fd, report_fd
             try:
                 result.report = read_file(report_fd, f"{run.report_name}.json")
@@ -369,41 +374,43 @@ def _run_child(
     verbosity: int,
     stderr: TextIO,
     progress: ProgressLine | None,
+    canceller: Canceller,
 ) -> RunResult:
-    canceller = Canceller()
+    if canceller.signal_name is not None:  # cancelled before anything started
+        return RunResult(returncode=-1, signal_name=canceller.signal_name, report=None, events_seen=False, log_tail="")
     log_fd = os.open(LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=workspace_fd)
     offset = 0
     events_seen = False
     try:
-        with _forwarding(canceller):
-            # With -vv ansible's own output goes to stderr (stdout stays clean for --format json).
-            output: Any = stderr if verbosity >= 2 else log_fd
-            try:
-                child = subprocess.Popen(
-                    command,
-                    env=env,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except OSError as ex:
-                raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
-            canceller.attach(child.pid)
-            while not _exited(child.pid):
-                if canceller.overdue():
-                    _kill_group(child.pid, signal.SIGKILL)
-                time.sleep(POLL_SECONDS)
-                events, offset = read_new_events(workspace / EVENTS_FILE, offset)
-                events_seen = events_seen or bool(events)
-                if progress is not None:
-                    progress.update(events, cancelling=canceller.signal_name)
+        # With -vv ansible's own output goes to stderr (stdout stays clean for --format json).
+        output: Any = stderr if verbosity >= 2 else log_fd
+        try:
+            child = subprocess.Popen(
+                command,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as ex:
+            raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
+        canceller.attach(child.pid)
+        while not _exited(child.pid):
+            if canceller.overdue():
+                _kill_group(child.pid, signal.SIGKILL)
+            time.sleep(POLL_SECONDS)
             events, offset = read_new_events(workspace / EVENTS_FILE, offset)
             events_seen = events_seen or bool(events)
-            # Whatever ansible-playbook left behind in its process group (workers, ssh) ends with it.
-            stop_control_masters(workspace / CONTROL_SUBDIR)
-            _kill_group(child.pid, signal.SIGKILL)
-            returncode = child.wait()
+            if progress is not None:
+                progress.update(events, cancelling=canceller.signal_name)
+        events, offset = read_new_events(workspace / EVENTS_FILE, offset)
+        events_seen = events_seen or bool(events)
+        # Whatever ansible-playbook left behind in its process group (workers, ssh) ends with it.
+        stop_control_masters(workspace / CONTROL_SUBDIR)
+        _kill_group(child.pid, signal.SIGKILL)
+        returncode = child.wait()
+        canceller.detach()  # the pid is reaped: later signals are only recorded
     finally:
         os.close(log_fd)
         if progress is not None:
