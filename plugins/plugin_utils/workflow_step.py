@@ -48,23 +48,47 @@ def build_argv(step: Step, script_text: str | None = None) -> tuple[list[str], s
     return argv, stdin
 
 
+#: The part of a step's script that ties the command to its SSH session: it finds the sshd process serving it,
+#: starts the command in a process group of its own (setsid, where the host has it) and, should that sshd go away
+#: (the run was cancelled, the controller died), stops the whole group: TERM, then KILL 5 s later. Without this
+#: the command would run to its end on the host with nobody to report to.
+_SESSION_GUARD = """s=$PPID
+while [ "${s:-1}" -gt 1 ]; do case "$(cat /proc/$s/comm 2>/dev/null)" in sshd*) break;; esac
+s=$(sed 's/.*) [A-Za-z] \\([0-9]*\\).*/\\1/' /proc/$s/stat 2>/dev/null); done
+if command -v setsid >/dev/null 2>&1; then g=setsid; else g=; fi
+"""
+_SESSION_WAIT = """c=$!
+( while kill -0 "$c" 2>/dev/null; do
+    if [ "${s:-1}" -gt 1 ] && ! kill -0 "$s" 2>/dev/null; then
+      kill -TERM -"$c" "$c" 2>/dev/null; sleep 5; kill -KILL -"$c" "$c" 2>/dev/null; exit 0
+    fi; sleep 1; done ) </dev/null >/dev/null 2>&1 &
+w=$!
+wait "$c"; r=$?
+kill "$w" 2>/dev/null
+exit "$r"
+"""
+
+
 def shell_script(argv: Sequence[str], stdin: str | None, env: Mapping[str, str], chdir: str | None,
                  delimiter: str) -> str:
     """The text fed to ``/bin/sh -s`` on the host that runs a step without Python, in one SSH exec.
 
     The command, its environment and a script body travel on stdin, never in an argv that ``ps`` shows on the
     controller or the host. The command's own stdin is /dev/null, or the script (a quoted here-document ended
-    by ``delimiter``, which must not occur in it).
+    by ``delimiter``, which must not occur in it). The command ends with its SSH session (``_SESSION_GUARD``):
+    a cancelled run leaves nothing running on the host.
     """
     lines = [f"export {name}={shlex.quote(str(value))}" for name, value in env.items()]
     if chdir:
         lines.append(f"cd -- {shlex.quote(chdir)} || exit 1")
-    command = "exec " + shlex.join(argv)
+    lines.append(_SESSION_GUARD.rstrip("\n"))
+    command = "$g " + shlex.join(argv)
     if stdin is None:
-        lines.append(command + " </dev/null")
+        lines.append(command + " </dev/null &")
     else:
         body = stdin if stdin.endswith("\n") else stdin + "\n"
-        lines.append(f"{command} <<'{delimiter}'\n{body}{delimiter}")
+        lines.append(f"{command} <<'{delimiter}' &\n{body}{delimiter}")
+    lines.append(_SESSION_WAIT.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

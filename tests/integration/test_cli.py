@@ -731,7 +731,6 @@ def test_live_progress_on_a_terminal_survives_hostile_host_names(cli: Cli, fleet
     assert b"hosts 1/1" in seen
 
 
-@pytest.mark.xfail(reason="needs the fleet pipeline of issue 10 (workflow.yml routes and counts)", strict=False)
 def test_workflow_with_idle_gate_and_count_dry_run_touches_nothing(
     cli: Cli, fleet: Any, tmp_path: Path, marker: str
 ) -> None:

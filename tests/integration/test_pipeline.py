@@ -4,9 +4,12 @@ routed and gated as a whole, gated hosts skipped in Ansible's recap (real ansibl
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,22 @@ def test_workflow_from_the_cli_is_gated_and_counted_like_a_run(fleet, cli) -> No
     assert sorted(statuses.values()) == ["gated", "not_selected", "ok"]
     ran = [h for h in WEB if fleet.host_path(h, "/tmp/wf_marker").exists()]
     assert len(ran) == 1 and statuses[ran[0]] == "ok"
+
+
+def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp_path) -> None:
+    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    started, finished = "/tmp/wf_a_end", "/tmp/wf_b_start"
+    command = f"touch {started}; sleep 4; touch {finished}"
+    child = subprocess.Popen([AZLIN_FLEET, "run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml),
+                              "--report-dir", str(tmp_path / "reports")], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not all(fleet.host_path(h, started).exists() for h in WEB):
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.1)
+    os.kill(child.pid, signal.SIGTERM)
+    child.communicate(timeout=120)
+    assert child.returncode == 143
+    time.sleep(6)  # past the command's own end: had it kept running, it would have left its marker by now
+    assert [h for h in WEB if fleet.host_path(h, finished).exists()] == []
