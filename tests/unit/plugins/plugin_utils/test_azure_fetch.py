@@ -35,6 +35,7 @@ PATHS = {
     "vms": "/providers/Microsoft.Compute/virtualMachines",
     "nics": "/providers/Microsoft.Network/networkInterfaces",
     "public_ips": "/providers/Microsoft.Network/publicIPAddresses",
+    "scale_sets": "/providers/Microsoft.Compute/virtualMachineScaleSets",
 }
 
 
@@ -121,7 +122,7 @@ def make_clients(pages: ArmPages, credential=None, *, max_retries: int = 2, retr
 
 
 def list_url(sub: str, kind: str, **query: str) -> str:
-    version = azure_fetch.COMPUTE_API_VERSION if kind == "vms" else azure_fetch.NETWORK_API_VERSION
+    version = azure_fetch.COMPUTE_API_VERSION if kind in ("vms", "scale_sets") else azure_fetch.NETWORK_API_VERSION
     extra = "".join(f"&{k}={v}" for k, v in query.items())
     return f"{BASE}/subscriptions/{sub}{PATHS[kind]}?api-version={version}{extra}"
 
@@ -135,6 +136,8 @@ def serve_fleet(pages: ArmPages) -> None:
             ("vms", data["vm_model_pages"], {}),
             ("nics", data["nic_pages"], {}),
             ("public_ips", data["pip_pages"], {}),
+            # These subscriptions have no scale set: one empty page each.
+            ("scale_sets", [{"value": []}], {}),
         ]
         for kind, kind_pages, query in lists:
             for index, page in enumerate(kind_pages or []):
@@ -166,8 +169,8 @@ def test_fetch_fleet_makes_list_calls_only_and_lists_models_only_when_needed():
     # S1's status-only items lack networkProfile -> one model list; S2's carry the full model -> none.
     assert [vm["name"] for vm in fetched["subscriptions"][S1]["vm_models"]] == ["web-1", "db-1", "old-1"]
     assert fetched["subscriptions"][S2]["vm_models"] is None
-    # S1: 2 status pages + 1 model page + 1 NIC page + 1 public IP page; S2: 2 + 2 NIC pages + 1.
-    assert fetched["pages"] == 10 == len(pages.calls)
+    # S1: 2 status pages + 1 model page + 1 NIC page + 1 public IP page + 1 scale set page; S2: 2 + 2 NIC pages + 1 + 1.
+    assert fetched["pages"] == 12 == len(pages.calls)
     assert not any("instanceView" in path or "/virtualMachines/" in path for path, _, _ in pages.calls)
     names = [(r.subscription_id, r.name, r.private_ip) for r in azure_vms.normalize_fleet(fetched)]
     assert names == [

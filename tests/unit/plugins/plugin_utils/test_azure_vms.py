@@ -79,6 +79,9 @@ def test_status_only_items_without_model_are_joined_to_models_case_insensitively
         computer_name="web-1",
         zone="1",
         vm_id="vmid-web-1-rg-web",
+        primary_private_ip="10.0.0.4",
+        primary_public_ip="203.0.113.10",
+        primary_public_fqdn="web-1.eastus.cloudapp.azure.com",
     )
 
 
@@ -275,6 +278,10 @@ def test_hostvars_for(records):
         "azure_computer_name": "web-1",
         "azure_zone": "1",
         "azure_admin_user": "azureuser",
+        "azure_vmss_name": None,
+        "azure_vmss_id": None,
+        "azure_vmss_instance_id": None,
+        "azure_vmss_orchestration": None,
     }
 
 
