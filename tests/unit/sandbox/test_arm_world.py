@@ -97,6 +97,12 @@ def test_primary_nic_carries_the_host_address_and_the_public_ip_joins(world):
         assert conf["privateIPAddress"] == host.address
         if host is HOSTS[-1]:
             assert "publicIPAddress" not in conf
+        elif host is HOSTS[1]:
+            # web-2's only public IP is on its secondary NIC.
+            assert "publicIPAddress" not in conf
+            (secondary,) = [n for n in attached if not n["properties"]["primary"]]
+            ref = secondary["properties"]["ipConfigurations"][0]["properties"]["publicIPAddress"]["id"]
+            assert pips[ref.lower()]["properties"]["ipAddress"].startswith("203.0.113.")
         else:
             assert pips[conf["publicIPAddress"]["id"].lower()]["properties"]["ipAddress"].startswith("203.0.113.")
     # web-2 has two NICs; its networkProfile lists the non-primary one first.
