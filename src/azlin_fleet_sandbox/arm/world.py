@@ -811,6 +811,7 @@ class World:
                 "subscription": vm.subscription,
                 "resource_group": vm.resource_group,
                 "name": vm.name,
+                "location": vm.location,
                 "power_state": vm.power_state,
                 "private_ips": [n.private_ip for n in vm.nics],
                 "public_ips": [n.public_ip for n in vm.nics if n.public_ip],
