@@ -60,7 +60,14 @@ def _reap(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True
-    return state == "Z"
+    if state == "Z":
+        # It died between the waitpid above and now: reap it if it is our child, so it is gone for good.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return True
+    return False
 
 
 def stop(state_dir: Path, timeout: float = 10.0) -> bool:
