@@ -23,7 +23,18 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetErr
 
 display = Display()
 
-METRICS_ARGS = ("hosts", "metrics", "window", "granularity", "max_age", "max_batch", "max_concurrency", "gate")
+METRICS_ARGS = (
+    "hosts",
+    "metrics",
+    "window",
+    "granularity",
+    "max_age",
+    "max_batch",
+    "max_concurrency",
+    "gate",
+    "client",
+)
+CLIENTS = {"auto": None, "querymetrics": True, "pipeline": False}
 
 
 class ActionModule(ActionBase):
@@ -36,6 +47,9 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         args = self._task.args
         keys = [str(k) for k in (args.get("metrics") or ["cpu"])]
+        client = str(args.get("client") or "auto")
+        if client not in CLIENTS:
+            raise AnsibleActionFail(f"Invalid client {client!r}: use auto, querymetrics or pipeline.", obj=args)
         granularity = str(args.get("granularity") or "PT1M").upper()
         try:
             unknown = sorted(set(keys) - set(azure_metrics.METRIC_NAMES))
@@ -50,7 +64,7 @@ class ActionModule(ActionBase):
         metrics, calls, client_kind = {}, 0, None
         if batches:
             now = dt.datetime.now(dt.UTC)
-            query = self._open_query(args, task_vars, keys, granularity, now)
+            query = self._open_query(args, task_vars, keys, granularity, now, CLIENTS[client])
             try:
                 answers, failures = azure_metrics.fetch_metric_batches(
                     query, batches, max_concurrency=int(args.get("max_concurrency") or 4)
@@ -86,7 +100,7 @@ class ActionModule(ActionBase):
         )
         return result
 
-    def _open_query(self, args, task_vars, keys, granularity, now):
+    def _open_query(self, args, task_vars, keys, granularity, now, use_client):
         path = args.get("inventory_file") or inventory_config_path(task_vars.get("ansible_inventory_sources") or [])
         config = self._loader.load_from_file(path) if path else {}
         options = auth_options_for(args, config if isinstance(config, dict) else {}, os.environ)
@@ -109,6 +123,7 @@ class ActionModule(ActionBase):
             now=now,
             max_retries=int(options["max_retries"] if options["max_retries"] is not None else 4),
             retry_timeout=float(options["retry_timeout"] if options["retry_timeout"] is not None else 120),
+            use_client=use_client,
         )
 
 

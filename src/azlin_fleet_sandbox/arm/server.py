@@ -526,14 +526,16 @@ class ArmHandler(BaseHTTPRequestHandler):
         server = self.server
         loads = server.power.loads() if server.power is not None else {}
         with server.world_lock:
-            vms = {
-                vm_id(vm).lower(): {
-                    "location": vm.location,
-                    "running": vm.power_state == "running",
-                    "load": loads.get(vm.host or "") or synthetic_load(vm.name),
-                }
-                for vm in server.world.vms
-            }
+            vms = {}
+            for resource_id in resource_ids:
+                index = server.world.find_vm(resource_id)
+                if index is not None:
+                    vm = server.world.vms[index]
+                    vms[resource_id.lower()] = {
+                        "location": vm.location,
+                        "running": vm.power_state == "running",
+                        "load": loads.get(vm.host or "") or synthetic_load(vm.name),
+                    }
         try:
             answer = batch_response(query, resource_ids, vms, region, datetime.now(UTC))
         except MetricsRequestError as ex:

@@ -657,6 +657,8 @@ class World:
     items: dict[tuple[str, ListKind], list[tuple[str, bytes]]] = field(default_factory=dict)
     # (subscription, resource group lower, scale set lower, kind) -> items of that scale set's own lists
     scale_set_items: dict[tuple[str, str, str, ListKind], list[bytes]] = field(default_factory=dict)
+    # lower-cased VM (or instance) id -> index in vms
+    index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.render()
@@ -697,6 +699,7 @@ class World:
                 (ss.resource_group.lower(), _dump(scale_set_json(ss, capacity.get(key, 0))))
             )
         self.scale_set_items = per_set
+        self.index = {vm_id(vm).lower(): i for i, vm in enumerate(self.vms)}
         if self.vms and self.noise:
             # Noise every real subscription has: a NIC nobody uses, a public IP on a load balancer.
             first = self.vms[0]
@@ -727,11 +730,7 @@ class World:
 
     def find_vm(self, resource_id: str) -> int | None:
         """Index in `vms` of the VM (or Uniform instance) with this id (case-insensitive), or None."""
-        wanted = resource_id.rstrip("/").lower()
-        for i, vm in enumerate(self.vms):
-            if vm_id(vm).lower() == wanted:
-                return i
-        return None
+        return self.index.get(resource_id.rstrip("/").lower())
 
     def set_power_at(self, index: int, state: str) -> VmDef:
         """Set one VM's power state (by index) and re-render; returns the updated VM."""
