@@ -23,7 +23,16 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetErr
 
 display = Display()
 
-POWER_ARGS = ("hosts", "state", "former", "keep_awake", "max_concurrency", "timeout", "polling_interval")
+POWER_ARGS = (
+    "hosts",
+    "state",
+    "former",
+    "keep_awake",
+    "max_concurrency",
+    "timeout",
+    "polling_interval",
+    "state_file",
+)
 
 
 class ActionModule(ActionBase):
@@ -38,7 +47,14 @@ class ActionModule(ActionBase):
         state = args.get("state") or "started"
         if state not in ("started", "restored"):
             raise AnsibleActionFail(f"Invalid state {state!r}: use 'started' or 'restored'.", obj=args)
-        former = args.get("former") or {}
+        state_file = os.path.expanduser(str(args["state_file"])) if args.get("state_file") else None
+        try:
+            saved = azure_power.read_power_state(state_file) if state_file else {"woken": {}}
+        except (OSError, ValueError) as ex:
+            raise AnsibleActionFail(f"Failed to read the vm_power state file {state_file!r}: {ex}.", obj=args) from ex
+        former = args.get("former")
+        if former is None:
+            former = saved["woken"]
         if state == "restored" and not isinstance(former, dict):
             raise AnsibleActionFail("Invalid former: give the vm_power dict the 'started' call returned.", obj=args)
         hosts = [str(h) for h in (args.get("hosts") or [])]
@@ -53,6 +69,11 @@ class ActionModule(ActionBase):
             results.update(azure_power.dry_run_results(jobs))
         elif jobs:
             results.update(self._execute(args, task_vars, jobs))
+        if state_file and not self._task.check_mode:
+            try:
+                azure_power.write_power_state(state_file, azure_power.merge_power_state(saved, results))
+            except OSError as ex:
+                display.warning(f"Failed to write the vm_power state file {state_file!r}: {ex}.")
         for host in sorted(results):
             display.vvv(f"vm_power: {results[host]['status']} {results[host].get('error') or ''}".rstrip(), host=host)
         summary = azure_power.summarize(results)

@@ -25,6 +25,7 @@ description:
   - A VM that cannot be woken is reported V(failed_to_wake) with the ARM error, never dropped; the task itself does
     not fail for it, so the caller decides (for example, report the host and leave it out of the run).
   - It does not wait for SSH; follow it with M(ansible.builtin.wait_for_connection) on the woken hosts.
+  - It acts on all of O(hosts) each time it runs, so run it once - in a play on C(localhost), or with C(run_once).
   - In check mode nothing is changed and the hosts that would be woken or returned are reported as V(would_wake)
     or V(would_return).
   - Credentials and endpoints come from the task, else from the play's C(azure_pools) inventory file, else from the
@@ -43,8 +44,17 @@ options:
     choices: [started, restored]
     default: started
   former:
-    description: The RV(vm_power) result of the V(started) call; required for O(state=restored).
+    description:
+      - The RV(vm_power) result of the V(started) call, for O(state=restored).
+      - When not given, the hosts recorded in O(state_file) are returned.
     type: dict
+  state_file:
+    description:
+      - A JSON file (written atomically, mode 0600) that records the hosts a V(started) call woke, with their former
+        state, until a V(restored) call puts them back (or leaves them up with O(keep_awake)).
+      - With it, a run interrupted before its return step can still be put back by a later
+        O(state=restored) call with the same file and no O(former).
+    type: path
   keep_awake:
     description: With O(state=restored), leave woken VMs running and report them as V(kept_awake).
     type: bool
@@ -87,6 +97,7 @@ EXAMPLES = r"""
       azlin.fleet.vm_power:
         hosts: "{{ groups['pool_ci'] }}"
         state: started
+        state_file: ~/.local/state/azlin-fleet/woken.json
       register: fleet_wake
 
     - name: Run the command
@@ -99,6 +110,17 @@ EXAMPLES = r"""
             hosts: "{{ groups['pool_ci'] }}"
             state: restored
             former: "{{ fleet_wake.vm_power }}"
+
+# After an interrupted run: put back whatever the state file still lists as woken.
+- name: Return the VMs a broken run left awake
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Return the recorded VMs
+      azlin.fleet.vm_power:
+        hosts: "{{ groups['all'] }}"
+        state: restored
+        state_file: ~/.local/state/azlin-fleet/woken.json
 
 # Which VMs would be woken (changes nothing).
 - name: Show the VMs a wake would start

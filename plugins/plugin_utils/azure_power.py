@@ -17,11 +17,18 @@ Per-host statuses (the ``status`` of a result)::
     failed_to_return    putting it back failed; ``error`` says why
     kept_awake          woken earlier, left running on purpose (keep_awake)
     not_an_azure_vm     the host has no Azure resource id (azure_id): it cannot be woken
+
+A power state file (``read_power_state`` / ``write_power_state``) keeps the woken hosts between the wake and the
+return, so a run that was interrupted before its return step can still put them back later.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -290,3 +297,42 @@ def execute_power_jobs(
 def target_records(targets: Iterable[PowerTarget]) -> list[dict[str, Any]]:
     """Targets as plain dicts (for check-mode output and debugging)."""
     return [asdict(t) for t in targets]
+
+
+def merge_power_state(saved: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The power state file's content after a call: woken hosts are recorded (with their former state) until a
+    return puts them back; hosts returned to sleep (or kept awake on purpose) leave it."""
+    woken = dict(saved.get("woken") or {})
+    for host, outcome in results.items():
+        if outcome.get("status") == "woken":
+            woken[host] = dict(outcome)
+        elif outcome.get("status") in ("returned_to_sleep", "kept_awake"):
+            woken.pop(host, None)
+    return {"version": 1, "woken": dict(sorted(woken.items()))}
+
+
+def read_power_state(path: str) -> dict[str, Any]:
+    """The power state file (I/O): ``{"version": 1, "woken": {host: result}}``; empty when there is none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return {"version": 1, "woken": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("woken"), dict):
+        raise ValueError(f"{path} is not a vm_power state file")
+    return data
+
+
+def write_power_state(path: str, state: Mapping[str, Any]) -> None:
+    """Write the power state file atomically, readable by its owner only (I/O)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".vm_power.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state, handle, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

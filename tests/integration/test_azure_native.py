@@ -295,6 +295,60 @@ def test_wake_runs_on_deallocated_vms_and_returns_them_to_sleep(fleet, arm, endp
     )
 
 
+def test_a_run_that_dies_before_its_return_step_is_put_back_from_the_state_file(
+    fleet, arm, endpoint, run_playbook, tmp_path
+):
+    deallocate(endpoint, arm, ["stage-1", "stage-2"])
+    cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
+    state_file = tmp_path / "state" / "woken.json"
+    dying = [
+        {
+            "name": "Wake",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Start",
+                    "azlin.fleet.vm_power": {
+                        "hosts": "{{ groups['pool_staging'] }}",
+                        "state_file": str(state_file),
+                        "polling_interval": 1,
+                    },
+                },
+                {"name": "Die before the return step", "ansible.builtin.fail": {"msg": "interrupted"}},
+            ],
+        }
+    ]
+    proc = run_playbook(playbook(tmp_path, "dying.yml", dying), inventory=cfg)
+    assert proc.returncode != 0 and "interrupted" in proc.stdout
+    assert vm_row(arm, "stage-1")["power_state"] == "running" and ssh_open(fleet, "stage-1")
+    assert sorted(json.loads(state_file.read_text())["woken"]) == ["stage-1", "stage-2"]
+    cleanup = [
+        {
+            "name": "Put back what the broken run woke",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Return",
+                    "azlin.fleet.vm_power": {
+                        "hosts": "{{ groups['all'] }}",
+                        "state": "restored",
+                        "state_file": str(state_file),
+                        "polling_interval": 1,
+                    },
+                }
+            ],
+        }
+    ]
+    proc = run_playbook(playbook(tmp_path, "cleanup.yml", cleanup), inventory=cfg)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in ("stage-1", "stage-2"):
+        assert vm_row(arm, name)["power_state"] == "deallocated" and not ssh_open(fleet, name)
+    assert vm_row(arm, "stage-3")["power_state"] == "running"  # never woken, never put to sleep
+    assert json.loads(state_file.read_text())["woken"] == {}
+
+
 def test_a_failed_start_is_reported_with_the_arm_error(fleet, arm, endpoint, run_playbook, tmp_path):
     deallocate(endpoint, arm, ["stage-1", "stage-2"])
     arm.fail_next_start("stage-1")

@@ -182,3 +182,31 @@ def test_execute_power_jobs_reports_an_operation_that_outlives_its_timeout():
     )
     assert results["ci-1"]["status"] == "failed_to_return"
     assert results["ci-1"]["error_code"] == "Timeout"
+
+
+def test_power_state_file_keeps_woken_hosts_until_they_are_returned(tmp_path):
+    path = str(tmp_path / "state" / "woken.json")
+    assert azure_power.read_power_state(path) == {"version": 1, "woken": {}}
+    woken = {
+        "ci-1": azure_power.result("ci-1", "woken", former_state="deallocated"),
+        "ci-2": azure_power.result("ci-2", "failed_to_wake", former_state="deallocated"),
+        "ci-3": azure_power.result("ci-3", "already_running", former_state="running"),
+        "ci-4": azure_power.result("ci-4", "woken", former_state="stopped"),
+    }
+    azure_power.write_power_state(path, azure_power.merge_power_state({}, woken))
+    saved = azure_power.read_power_state(path)
+    assert sorted(saved["woken"]) == ["ci-1", "ci-4"]
+    assert (tmp_path / "state" / "woken.json").stat().st_mode & 0o777 == 0o600
+    returned = {
+        "ci-1": azure_power.result("ci-1", "returned_to_sleep"),
+        "ci-4": azure_power.result("ci-4", "failed_to_return"),
+    }
+    after = azure_power.merge_power_state(saved, returned)
+    assert sorted(after["woken"]) == ["ci-4"]  # still awake: a later return tries again
+
+
+def test_a_foreign_state_file_is_refused(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('["not", "ours"]')
+    with pytest.raises(ValueError, match="not a vm_power state file"):
+        azure_power.read_power_state(str(path))
