@@ -165,13 +165,12 @@ def host_metrics(
             found[key] = round(value if key == "cpu" else 100.0 - value, 2)
             moment = _parse_time(str(point["timeStamp"]))
             observed = moment if observed is None or moment < observed else observed
-        if missing:
+        if missing or observed is None:
             unmeasurable[target.host] = (
                 f"no {' or '.join(missing)} data from Azure Monitor in the queried window "
                 "(the VM is not running, or its metrics are late)"
             )
             continue
-        assert observed is not None
         end = observed + dt.timedelta(minutes=_GRANULARITY_MINUTES.get(granularity, 1))
         age = max(0.0, round((now - end).total_seconds(), 1))
         if max_age is not None and age > max_age:
