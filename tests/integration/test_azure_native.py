@@ -484,3 +484,64 @@ def test_cpu_gate_from_azure_monitor_opens_no_ssh(fleet, arm, endpoint, run_play
     groups = {(v["subscription"], v["location"]) for v in arm.world()["vms"] if v.get("host") in loads}
     assert len(calls) == got["azure_metrics_calls"] == len(groups)
     assert accepted_logins(fleet) == logins  # no SSH connection to any host
+
+
+def test_wake_and_return_a_uniform_scale_set_instance(fleet, arm, endpoint, run_playbook, tmp_path):
+    made = arm.make_scale_set("stage-vmss", ["stage-1", "stage-2"], tags={"azlin-pool": "stage-vmss"})
+    vmss = compute(endpoint, made["subscription"]).virtual_machine_scale_set_vms
+    vmss.begin_deallocate(made["resource_group"], "stage-vmss", "1", polling_interval=1).result()
+    assert not ssh_open(fleet, "stage-2") and ssh_open(fleet, "stage-1")
+    cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
+    result_file = tmp_path / "vmss.json"
+    plays = [
+        {
+            "name": "Wake and return the scale set",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Start",
+                    "azlin.fleet.vm_power": {"hosts": "{{ groups['vmss_stage_vmss'] }}", "polling_interval": 1},
+                    "register": "fleet_wake",
+                },
+                {
+                    "name": "Check SSH on the woken instance",
+                    "ansible.builtin.wait_for": {
+                        "host": "{{ hostvars['stage-vmss_1'].ansible_host }}",
+                        "port": 22,
+                        "timeout": 30,
+                    },
+                },
+                {
+                    "name": "Return",
+                    "azlin.fleet.vm_power": {
+                        "hosts": "{{ groups['vmss_stage_vmss'] }}",
+                        "state": "restored",
+                        "former": "{{ fleet_wake.vm_power }}",
+                        "polling_interval": 1,
+                    },
+                    "register": "fleet_sleep",
+                },
+                {
+                    "name": "Save",
+                    "ansible.builtin.copy": {
+                        "content": "{{ {'wake': fleet_wake.vm_power_summary, 'sleep': fleet_sleep.vm_power_summary} "
+                        "| to_json }}",
+                        "dest": "{{ result_file }}",
+                    },
+                },
+            ],
+        }
+    ]
+    proc = run_playbook(
+        playbook(tmp_path, "vmss.yml", plays), inventory=cfg, extra_vars={"result_file": str(result_file)}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(result_file.read_text())
+    assert summary == {
+        "wake": {"woken": ["stage-vmss_1"], "already_running": ["stage-vmss_0"]},
+        "sleep": {"returned_to_sleep": ["stage-vmss_1"]},
+    }
+    assert not ssh_open(fleet, "stage-2") and ssh_open(fleet, "stage-1")
+    instance = next(v for v in arm.world()["vms"] if v["name"] == "stage-vmss_1")
+    assert instance["power_state"] == "deallocated" and instance["host"] == "stage-2"
