@@ -431,7 +431,8 @@ def test_check_mode_shows_the_vms_that_would_be_woken(fleet, arm, endpoint, run_
 
 
 # -- Azure Monitor ---------------------------------------------------------------------------------------------------
-def test_cpu_gate_from_azure_monitor_opens_no_ssh(fleet, arm, endpoint, run_playbook, tmp_path):
+@pytest.mark.parametrize("client", ["auto", "pipeline"])
+def test_cpu_gate_from_azure_monitor_opens_no_ssh(fleet, arm, endpoint, run_playbook, tmp_path, client):
     loads = {"web-1": 72.0, "web-2": 18.0, "web-3": 49.5}
     for name, cpu in loads.items():
         fleet.set_load(name, cpu=cpu, mem=40.0)
@@ -453,6 +454,7 @@ def test_cpu_gate_from_azure_monitor_opens_no_ssh(fleet, arm, endpoint, run_play
                         "hosts": "{{ groups['pool_web_servers'] }}",
                         "metrics": ["cpu", "mem"],
                         "gate": "cpu<50 and load<1",
+                        "client": client,
                     },
                     "register": "fleet_azure",
                 },
@@ -483,6 +485,7 @@ def test_cpu_gate_from_azure_monitor_opens_no_ssh(fleet, arm, endpoint, run_play
     calls = [r for r in request_log(endpoint)[log_start:] if r["kind"] == "metrics"]
     groups = {(v["subscription"], v["location"]) for v in arm.world()["vms"] if v.get("host") in loads}
     assert len(calls) == got["azure_metrics_calls"] == len(groups)
+    assert got["azure_metrics_client"] == {"auto": "querymetrics", "pipeline": "pipeline"}[client]
     assert accepted_logins(fleet) == logins  # no SSH connection to any host
 
 
