@@ -55,18 +55,10 @@ class ActionModule(ActionBase):
                 ) from ex
         try:
             outcome = run_step(
-                args["workflow"],
-                args["step"],
-                host,
-                args["hosts"],
-                states,
-                execute=self._execute,
-                sleep=time.sleep,
-                trigger=args["trigger"],
-                stop_on_failure=args["stop_on_failure"],
-                max_failures=args["max_failures"],
-                base_delay=args["retry_delay"],
-                script_text=script_text,
+                args["workflow"], args["step"], host, args["hosts"], states,
+                execute=self._execute, sleep=time.sleep, trigger=args["trigger"],
+                stop_on_failure=args["stop_on_failure"], max_failures=args["max_failures"],
+                base_delay=args["retry_delay"], script_text=script_text,
             )
         except FleetError as ex:
             raise AnsibleActionFail(ex.message) from ex

@@ -94,8 +94,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=[("file", "workflow", "run", "outcome")],
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("file", "workflow", "run", "outcome")],
             required_one_of=[("file", "workflow", "run", "outcome")],
         )
         if args["outcome"]:
@@ -110,10 +109,8 @@ class ActionModule(ActionBase):
                 try:
                     text = path.read_text(encoding="utf-8")
                 except OSError as ex:
-                    raise AnsibleActionFail(
-                        f"Workflow file {str(path)!r}: cannot be read ({ex.strerror}). "
-                        "Check the path given as fleet_workflow_file."
-                    ) from ex
+                    raise AnsibleActionFail(f"Workflow file {str(path)!r}: cannot be read ({ex.strerror}). "
+                                            "Check the path given as fleet_workflow_file.") from ex
                 workflow = load_workflow_text(text, str(path))
                 base = path.parent
             else:
@@ -123,24 +120,19 @@ class ActionModule(ActionBase):
         except FleetValidationError as ex:
             lines = [f"{ex.subject}: {len(ex.problems)} problem(s); nothing was run:"]
             lines += [f"  - {p.message}" for p in ex.problems]
-            raise AnsibleActionFail(
-                "\n".join(lines), result={"fleet_problems": [p.message for p in ex.problems]}
-            ) from ex
+            raise AnsibleActionFail("\n".join(lines), result={"fleet_problems": [p.message for p in ex.problems]}) \
+                from ex
         except FleetError as ex:
             raise AnsibleActionFail(ex.message) from ex
         targets = args["targets"] or workflow.targets
         if not targets:
-            raise AnsibleActionFail(
-                f"Workflow {workflow.name!r}: no targets. Set 'targets:' in the workflow or pass fleet_targets."
-            )
+            raise AnsibleActionFail(f"Workflow {workflow.name!r}: no targets. Set 'targets:' in the workflow or pass "
+                                    "fleet_targets.")
         hosts = list(args["hosts"] or ())
         if args["publish"] and args["run"] is None:
             # the play ran on every host in the limit; the workflow's own targets narrow that down
-            selected = set(
-                lookup_loader.get(
-                    "ansible.builtin.inventory_hostnames", loader=self._loader, templar=self._templar
-                ).run([targets], variables=task_vars)
-            )
+            selected = set(lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader,
+                                             templar=self._templar).run([targets], variables=task_vars))
             hosts = [h for h in hosts if h in selected]
         plan = plan_workflow(workflow, hosts)
         plan["targets"] = targets
@@ -186,16 +178,10 @@ def _published(plan, dispatch, run, hosts, dry_run):
     else:
         pattern = plan["targets"]
     return {
-        "plan": plan,
-        "run": dispatch,
-        "hosts": hosts,
-        "targets": plan["targets"],
-        "dry_run": dry_run,
+        "plan": plan, "run": dispatch, "hosts": hosts, "targets": plan["targets"], "dry_run": dry_run,
         # the probe runs for routing and in every dry run of a command (read-only), so the plan shows the order
         "probe_pattern": plan["targets"] if (routing or dry_run) and run and hosts else NO_HOSTS,
-        "routing": routing,
-        "run_pattern": pattern,
-        "judge_pattern": pattern if batched else NO_HOSTS,
+        "routing": routing, "run_pattern": pattern, "judge_pattern": pattern if batched else NO_HOSTS,
         "batched": batched,
     }
 

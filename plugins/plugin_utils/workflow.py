@@ -29,21 +29,8 @@ Action = Literal["run", "blocked", "skipped", "not_started", "wait"]
 
 TOP_KEYS = ("version", "name", "description", "targets", "defaults", "steps")
 STEP_KEYS = (
-    "name",
-    "command",
-    "script",
-    "requires",
-    "when",
-    "timeout",
-    "retries",
-    "continue_on_error",
-    "on_failure",
-    "fleet_wide",
-    "sequence",
-    "health",
-    "env",
-    "become",
-    "chdir",
+    "name", "command", "script", "requires", "when", "timeout", "retries", "continue_on_error", "on_failure",
+    "fleet_wide", "sequence", "health", "env", "become", "chdir",
 )
 #: azlin's older format, mapped onto the canonical keys (``parallel`` is handled on its own).
 LEGACY_KEYS = {"depends_on": "requires", "condition": "when", "retry_on_failure": "retries"}
@@ -183,12 +170,8 @@ def parse_workflow(data: Any, source: str = "<inline>", lines: Mapping[str, int]
     """
     problems = _Problems(source, lines or {})
     if not isinstance(data, Mapping):
-        problems.add(
-            "",
-            "Workflow",
-            f"expected a mapping with 'steps', got {_kind(data)}",
-            "Start the file with 'name:' and 'steps:'.",
-        )
+        problems.add("", "Workflow", f"expected a mapping with 'steps', got {_kind(data)}",
+                     "Start the file with 'name:' and 'steps:'.")
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
     for key in data:
         if key not in TOP_KEYS:
@@ -210,12 +193,8 @@ def parse_workflow(data: Any, source: str = "<inline>", lines: Mapping[str, int]
         defaults = {}
     for key in defaults:
         if key not in DEFAULT_KEYS:
-            problems.add(
-                f"defaults.{key}",
-                f"Default {key!r}",
-                "not a key that can have a default",
-                f"Use one of: {', '.join(DEFAULT_KEYS)}.",
-            )
+            problems.add(f"defaults.{key}", f"Default {key!r}", "not a key that can have a default",
+                         f"Use one of: {', '.join(DEFAULT_KEYS)}.")
     raw_steps = data.get("steps")
     steps: list[Step] = []
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -234,14 +213,8 @@ def parse_workflow(data: Any, source: str = "<inline>", lines: Mapping[str, int]
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: f"the string {value!r}",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
+    return {bool: "a boolean", int: "a number", float: "a number", str: f"the string {value!r}",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
 def _parse_targets(value: Any, problems: _Problems) -> str | None:
@@ -269,9 +242,8 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
     for key, value in raw.items():
         if key in STEP_KEYS:
             if key in values and key not in defaults:
-                problems.add(
-                    f"{path}.{key}", label, f"{key!r} is given twice (also by its older name)", "Keep one of them."
-                )
+                problems.add(f"{path}.{key}", label, f"{key!r} is given twice (also by its older name)",
+                             "Keep one of them.")
             values[key] = value
         elif key in LEGACY_KEYS:
             canonical = LEGACY_KEYS[key]
@@ -281,9 +253,8 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
         elif key == "parallel":
             sequence = _legacy_parallel(value)
             if sequence is False:
-                problems.add(
-                    f"{path}.parallel", label, f"'parallel' must be a boolean or a positive number, got {_kind(value)}"
-                )
+                problems.add(f"{path}.parallel", label, f"'parallel' must be a boolean or a positive number, "
+                             f"got {_kind(value)}")
             elif sequence is not None and "sequence" not in raw:
                 values["sequence"] = sequence
         else:
@@ -298,32 +269,21 @@ def _parse_step(raw: Any, path: str, defaults: Mapping[str, Any], problems: _Pro
 
     name = values.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        problems.add(
-            f"{path}.name",
-            label,
-            f"'name' must be a word of letters, digits, '_', '.' or '-', got {_kind(name)}",
-            "Give every step a unique name.",
-        )
+        problems.add(f"{path}.name", label, f"'name' must be a word of letters, digits, '_', '.' or '-', "
+                     f"got {_kind(name)}", "Give every step a unique name.")
         return None
     given = [k for k in ("command", "script") if k in values]
     for key in given:
         check(key, isinstance(values[key], str) and bool(values[key].strip()), "a non-empty string")
     if len(given) != 1:
-        problems.add(
-            path,
-            label,
-            "needs exactly one of 'command' or 'script'",
-            "Add 'command: ...'." if not given else "Keep one of them.",
-        )
+        problems.add(path, label, "needs exactly one of 'command' or 'script'",
+                     "Add 'command: ...'." if not given else "Keep one of them.")
     requires = values.get("requires", [])
     if isinstance(requires, str):
         requires = [requires]
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        problems.add(
-            f"{path}.requires",
-            label,
-            f"'requires' must be a step name or a list of them, got {_kind(values.get('requires'))}",
-        )
+        problems.add(f"{path}.requires", label, f"'requires' must be a step name or a list of them, "
+                     f"got {_kind(values.get('requires'))}")
         requires = []
     when = values.get("when")
     if when is not None:
@@ -401,21 +361,15 @@ def _parse_health(value: Any, path: str, label: str, problems: _Problems) -> Hea
     ok = True
     for key in value:
         if key not in HEALTH_KEYS:
-            problems.add(
-                f"{path}.{key}", label, f"unknown health key {key!r}", f"Use one of: {', '.join(HEALTH_KEYS)}."
-            )
+            problems.add(f"{path}.{key}", label, f"unknown health key {key!r}",
+                         f"Use one of: {', '.join(HEALTH_KEYS)}.")
             ok = False
     kinds = [k for k in ("command", "url", "port") if value.get(k) is not None]
     if len(kinds) != 1:
         problems.add(path, label, "'health' needs exactly one of command, url or port")
         ok = False
-    numbers = {
-        "interval": (float, 0.0),
-        "timeout": (float, 0.0),
-        "successes": (int, 0),
-        "status": (int, 99),
-        "port": (int, 0),
-    }
+    numbers = {"interval": (float, 0.0), "timeout": (float, 0.0), "successes": (int, 0), "status": (int, 99),
+               "port": (int, 0)}
     for key, (kind, low) in numbers.items():
         if key in value:
             v = value[key]
@@ -439,12 +393,9 @@ def _check_graph(steps: list[Step], raw_steps: list[Any], problems: _Problems) -
         name = raw.get("name") if isinstance(raw, Mapping) else None
         if isinstance(name, str) and name:
             if name in index:
-                problems.add(
-                    f"steps[{i}].name",
-                    f"Step {name!r}",
-                    f"duplicate name (first defined at steps[{index[name]}])",
-                    "Give every step a unique name.",
-                )
+                problems.add(f"steps[{i}].name", f"Step {name!r}",
+                             f"duplicate name (first defined at steps[{index[name]}])",
+                             "Give every step a unique name.")
             else:
                 index[name] = i
     names = {s.name for s in steps}
@@ -460,43 +411,25 @@ def _check_graph(steps: list[Step], raw_steps: list[Any], problems: _Problems) -
             elif dep == step.name:
                 problems.add(f"steps[{i}].{key}", f"Step {step.name!r}", "requires itself", "Remove it.")
             elif dep in handlers:
-                problems.add(
-                    f"steps[{i}].{key}",
-                    f"Step {step.name!r}",
-                    f"requires {dep!r}, which is an on_failure step and only runs when another step fails",
-                    "Require a regular step.",
-                )
+                problems.add(f"steps[{i}].{key}", f"Step {step.name!r}",
+                             f"requires {dep!r}, which is an on_failure step and only runs when another step fails",
+                             "Require a regular step.")
         if step.on_failure is not None:
             if step.on_failure not in names:
-                problems.add(
-                    f"steps[{i}].on_failure",
-                    f"Step {step.name!r}",
-                    f"on_failure names unknown step {step.on_failure!r}",
-                    _suggest(step.on_failure, names),
-                )
+                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}",
+                             f"on_failure names unknown step {step.on_failure!r}", _suggest(step.on_failure, names))
             elif step.on_failure == step.name:
-                problems.add(
-                    f"steps[{i}].on_failure",
-                    f"Step {step.name!r}",
-                    "on_failure names the step itself",
-                    "Name a separate clean-up step.",
-                )
+                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}", "on_failure names the step itself",
+                             "Name a separate clean-up step.")
             elif by_name[step.on_failure].on_failure or by_name[step.on_failure].requires:
-                problems.add(
-                    f"steps[{i}].on_failure",
-                    f"Step {step.name!r}",
-                    f"on_failure step {step.on_failure!r} has its own requires or on_failure",
-                    "An on_failure step runs alone on the failed host; remove its requires/on_failure.",
-                )
+                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}",
+                             f"on_failure step {step.on_failure!r} has its own requires or on_failure",
+                             "An on_failure step runs alone on the failed host; remove its requires/on_failure.")
     for cycle in _find_cycles({s.name: [d for d in s.requires if d in names and d != s.name] for s in steps}):
         i = index.get(cycle[0], 0)
         key = "requires" if _has_key(raw_steps, i, "requires") else "depends_on"
-        problems.add(
-            f"steps[{i}].{key}",
-            "Dependency cycle",
-            " -> ".join(cycle),
-            "Remove one of these requires so the steps can be ordered.",
-        )
+        problems.add(f"steps[{i}].{key}", "Dependency cycle", " -> ".join(cycle),
+                     "Remove one of these requires so the steps can be ordered.")
     regular = [s for s in steps if s.name not in handlers]
     if steps and not regular:
         problems.add("steps", "Workflow steps", "every step is an on_failure step, so nothing would run")
@@ -525,7 +458,7 @@ def _find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
             if color.get(dep, 0) == 0:
                 visit(dep)
             elif color.get(dep) == 1:
-                path = stack[stack.index(dep) :] + [dep]
+                path = stack[stack.index(dep):] + [dep]
                 key = frozenset(path)
                 if not any(key <= s or s <= key for s in seen_sets):
                     seen_sets.add(key)
@@ -593,14 +526,9 @@ def resolve_scripts(workflow: Workflow, base: Path) -> Workflow:
         if step.script is not None:
             path = (base / step.script).resolve()
             if not path.is_file():
-                problems.append(
-                    FleetUsageError(
-                        f"Step {step.name!r}",
-                        f"script {str(path)!r} does not exist",
-                        "Give the script path relative to the workflow file.",
-                        f"steps[{i}].script",
-                    )
-                )
+                problems.append(FleetUsageError(f"Step {step.name!r}", f"script {str(path)!r} does not exist",
+                                                "Give the script path relative to the workflow file.",
+                                                f"steps[{i}].script"))
             step = replace(step, script=str(path))
         steps.append(step)
     if problems:

@@ -36,11 +36,8 @@ def parse_budget(value: Any, what: str = "max_failures") -> tuple[int, bool] | N
         match = re.fullmatch(r"(\d+)(%?)", text)
         if match and (not match.group(2) or int(match.group(1)) <= 100):
             return int(match.group(1)), bool(match.group(2))
-    raise FleetUsageError(
-        f"Invalid {what} {value!r}",
-        "expected a number of hosts or a percentage such as '10%'",
-        f"Write {what} as N (e.g. 2) or N% (e.g. 25%).",
-    )
+    raise FleetUsageError(f"Invalid {what} {value!r}", "expected a number of hosts or a percentage such as '10%'",
+                          f"Write {what} as N (e.g. 2) or N% (e.g. 25%).")
 
 
 def budget_limit(budget: tuple[int, bool] | None, host_count: int) -> int | None:
@@ -51,9 +48,8 @@ def budget_limit(budget: tuple[int, bool] | None, host_count: int) -> int | None
     return (number * host_count) // 100 if percent else number
 
 
-def decide_start(
-    host: str, hosts: Sequence[str], outcomes: Mapping[str, str], *, max_failures: int | None, stop_on_failure: bool
-) -> Decision:
+def decide_start(host: str, hosts: Sequence[str], outcomes: Mapping[str, str], *, max_failures: int | None,
+                 stop_on_failure: bool) -> Decision:
     """Decide whether ``host`` may start in a rollout, given the outcomes (status per host) so far.
 
     ``stop_on_failure`` (a rolling ``sequence``) stops at the first failed host; ``max_failures`` is the error
@@ -61,17 +57,11 @@ def decide_start(
     """
     failed = sorted((h for h in hosts if outcomes.get(h) in FAILED - {"not_started"}), key=list(hosts).index)
     if stop_on_failure and failed:
-        return Decision(
-            "run", "not_started", f"rollout stopped after {failed[0]!r} failed ({outcomes[failed[0]]})", failed[0]
-        )
+        return Decision("run", "not_started", f"rollout stopped after {failed[0]!r} failed ({outcomes[failed[0]]})",
+                        failed[0])
     if max_failures is not None and len(failed) > max_failures:
-        return Decision(
-            "run",
-            "not_started",
-            f"error budget exhausted: {len(failed)} host(s) failed "
-            f"({', '.join(failed)}), max_failures is {max_failures}",
-            failed[0],
-        )
+        return Decision("run", "not_started", f"error budget exhausted: {len(failed)} host(s) failed "
+                        f"({', '.join(failed)}), max_failures is {max_failures}", failed[0])
     return Decision("run", "run")
 
 
@@ -79,7 +69,7 @@ def batches(hosts: Sequence[str], size: int | None) -> list[list[str]]:
     """Split hosts (already in dispatch order) into rollout batches of ``size`` (None: one batch)."""
     if not size:
         return [list(hosts)] if hosts else []
-    return [list(hosts[i : i + size]) for i in range(0, len(hosts), size)]
+    return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -88,20 +78,12 @@ def batches(hosts: Sequence[str], size: int | None) -> list[list[str]]:
 RUN_STEP = "run"
 #: fleet_* variable -> key of the run step (health keys go under ``health``).
 RUN_VARS = {
-    "fleet_command": "command",
-    "fleet_timeout": "timeout",
-    "fleet_retries": "retries",
-    "fleet_become": "become",
-    "fleet_chdir": "chdir",
-    "fleet_environment": "env",
+    "fleet_command": "command", "fleet_timeout": "timeout", "fleet_retries": "retries", "fleet_become": "become",
+    "fleet_chdir": "chdir", "fleet_environment": "env",
 }
 HEALTH_VARS = {
-    "fleet_health_cmd": "command",
-    "fleet_health_url": "url",
-    "fleet_health_port": "port",
-    "fleet_health_status": "status",
-    "fleet_health_interval": "interval",
-    "fleet_health_timeout": "timeout",
+    "fleet_health_cmd": "command", "fleet_health_url": "url", "fleet_health_port": "port",
+    "fleet_health_status": "status", "fleet_health_interval": "interval", "fleet_health_timeout": "timeout",
     "fleet_health_successes": "successes",
 }
 #: Schema type of each run-step key that text input may spell (survey and ``-e key=value`` input arrives as
@@ -183,13 +165,8 @@ def run_settings(values: Mapping[str, Any], host_count: int, parse_parallel: Cal
     if not _unset(sequence) and sequence is not False:
         seq = 1 if sequence is True else _coerce(sequence, "int")
         if not _is_int(seq) or seq < 1:
-            problems.append(
-                FleetUsageError(
-                    f"Invalid fleet_sequence {sequence!r}",
-                    "expected a number of hosts >= 1",
-                    "Use fleet_sequence: 1 for one host at a time.",
-                )
-            )
+            problems.append(FleetUsageError(f"Invalid fleet_sequence {sequence!r}", "expected a number of hosts >= 1",
+                                            "Use fleet_sequence: 1 for one host at a time."))
     par = None
     if not _unset(parallel):
         try:
@@ -204,7 +181,8 @@ def run_settings(values: Mapping[str, Any], host_count: int, parse_parallel: Cal
         raise FleetValidationError("Invalid fleet_* variables", problems) if len(problems) > 1 else problems[0]
     has_budget = not _unset(budget)
     if seq is not None:
-        return RunSettings(serial=seq, throttle=0, stop_on_failure=True, max_failures=budget if has_budget else None)
+        return RunSettings(serial=seq, throttle=0, stop_on_failure=True,
+                           max_failures=budget if has_budget else None)
     if has_budget:
         # The budget is checked when a host starts, so hosts start in batches (of fleet_parallel, default 25%).
         return RunSettings(serial=par if par else "25%", throttle=0, max_failures=budget)

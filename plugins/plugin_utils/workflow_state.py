@@ -54,23 +54,14 @@ def decide_step(workflow: Workflow, step_name: str, host: str, states: States) -
                 return Decision(step_name, "wait", f"waiting for fleet-wide {dep!r} on {', '.join(missing)}")
             bad = sorted(h for h in states if states[h][dep]["status"] not in SATISFIED)
             if bad:
-                return Decision(
-                    step_name,
-                    "blocked",
-                    f"requires fleet-wide step {dep!r}, which did not succeed on {', '.join(bad)}",
-                    dep,
-                )
+                return Decision(step_name, "blocked",
+                                f"requires fleet-wide step {dep!r}, which did not succeed on {', '.join(bad)}", dep)
     return Decision(step_name, "run")
 
 
 def _describe(status: str) -> str:
-    return {
-        "failed": "failed",
-        "timeout": "timed out",
-        "unreachable": "found the host unreachable",
-        "blocked": "was blocked",
-        "not_started": "was not started",
-    }.get(status, status)
+    return {"failed": "failed", "timeout": "timed out", "unreachable": "found the host unreachable",
+            "blocked": "was blocked", "not_started": "was not started"}.get(status, status)
 
 
 def record_status(step: Step, status: str, reason: str = "", cause: str | None = None) -> dict[str, Any]:

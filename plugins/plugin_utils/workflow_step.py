@@ -73,20 +73,10 @@ def evaluate_when(gate: str, metrics: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def run_step(
-    workflow_data: Mapping[str, Any],
-    step_name: str,
-    host: str,
-    hosts: Sequence[str],
-    states: States,
-    *,
-    execute: Execute,
-    sleep: Callable[[float], None],
-    judge_when: Callable[[str, Mapping[str, Any]], tuple[bool, str]] = evaluate_when,
-    trigger: str | None = None,
-    stop_on_failure: bool = False,
-    max_failures: Any = None,
-    base_delay: float = 2.0,
-    script_text: str | None = None,
+    workflow_data: Mapping[str, Any], step_name: str, host: str, hosts: Sequence[str], states: States, *,
+    execute: Execute, sleep: Callable[[float], None],
+    judge_when: Callable[[str, Mapping[str, Any]], tuple[bool, str]] = evaluate_when, trigger: str | None = None,
+    stop_on_failure: bool = False, max_failures: Any = None, base_delay: float = 2.0, script_text: str | None = None,
 ) -> dict[str, Any]:
     """Decide and, if allowed, run one step on one host; return the task result (with ``fleet_*`` keys).
 
@@ -105,11 +95,8 @@ def run_step(
             decision = decide_start(host, hosts, outcomes, max_failures=limit, stop_on_failure=stop_on_failure)
             decision = Decision(step_name, decision.action, decision.reason, decision.cause)
     if decision.action == "wait":
-        raise FleetUsageError(
-            f"Step {step_name!r}",
-            f"started on {host!r} before its dependencies finished ({decision.reason})",
-            "Run the steps in the order of the workflow plan.",
-        )
+        raise FleetUsageError(f"Step {step_name!r}", f"started on {host!r} before its dependencies finished "
+                              f"({decision.reason})", "Run the steps in the order of the workflow plan.")
     result: dict[str, Any] = {"changed": False, "failed": False, "fleet_step": step_name, "fleet_attempts": 0}
     if decision.action != "run":
         mine[step_name] = record_status(step, decision.action, decision.reason, decision.cause)

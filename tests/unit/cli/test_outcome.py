@@ -74,15 +74,8 @@ def test_exit_code_for_report(hosts: list[dict[str, object]], dry_run: bool, exp
 
 
 def _error(host: str, status: str, reason: str, ignored: bool = False) -> dict[str, object]:
-    return {
-        "host": host,
-        "task": "Validate",
-        "play": "p",
-        "path": "",
-        "status": status,
-        "reason": reason,
-        "ignored": ignored,
-    }
+    return {"host": host, "task": "Validate", "play": "p", "path": "", "status": status, "reason": reason,
+            "ignored": ignored}
 
 
 @pytest.mark.parametrize(
@@ -92,13 +85,8 @@ def _error(host: str, status: str, reason: str, ignored: bool = False) -> dict[s
         pytest.param([], [_error("web-1", "failed", "Invalid fleet_timeout")], False, ExitCode.USAGE, id="refused"),
         pytest.param([], [_error("web-1", "failed", "x", ignored=True)], False, ExitCode.NOTHING_RAN, id="ignored"),
         pytest.param([], [], True, ExitCode.OK, id="workflow-dry-run-no-rows"),
-        pytest.param(
-            _hosts(("web-1", "failed", "")),
-            [_error("web-1", "failed", "judge")],
-            False,
-            ExitCode.FAILED,
-            id="host-failure-wins",
-        ),
+        pytest.param(_hosts(("web-1", "failed", "")), [_error("web-1", "failed", "judge")], False, ExitCode.FAILED,
+                     id="host-failure-wins"),
     ],
 )
 def test_exit_code_for_report_with_quiet_task_errors(

@@ -61,25 +61,11 @@ def test_batches_keep_dispatch_order() -> None:
 
 
 def test_run_workflow_builds_one_step_from_fleet_vars_and_names_bad_vars() -> None:
-    workflow = run_workflow(
-        {
-            "fleet_command": "uptime",
-            "fleet_timeout": "30",
-            "fleet_retries": 2,
-            "fleet_health_port": 8080,
-            "fleet_environment": {"A": 1},
-            "fleet_chdir": "",
-        }
-    )
+    workflow = run_workflow({"fleet_command": "uptime", "fleet_timeout": "30", "fleet_retries": 2,
+                             "fleet_health_port": 8080, "fleet_environment": {"A": 1}, "fleet_chdir": ""})
     step = workflow.step("run")
     assert (step.command, step.timeout, step.retries, step.health.port, step.env, step.chdir) == (
-        "uptime",
-        30,
-        2,
-        8080,
-        {"A": "1"},
-        None,
-    )
+        "uptime", 30, 2, 8080, {"A": "1"}, None)
     with pytest.raises(FleetValidationError, match="Invalid fleet_timeout: 'timeout' must be a positive number"):
         run_workflow({"fleet_command": "x", "fleet_timeout": -1})
     with pytest.raises(FleetUsageError, match="fleet_command: is missing"):
@@ -98,17 +84,9 @@ def test_run_workflow_keeps_string_fields_strings(text: str) -> None:
     boolean or a number is still the command text; only int/number/bool fields convert text."""
     step = run_workflow({"fleet_command": text, "fleet_health_cmd": text, "fleet_chdir": text}).step("run")
     assert (step.command, step.health.command, step.chdir) == (text, text, text)
-    typed = run_workflow(
-        {
-            "fleet_command": "x",
-            "fleet_become": "yes",
-            "fleet_retries": "3",
-            "fleet_timeout": "9",
-            "fleet_health_port": "8080",
-            "fleet_health_interval": "0.5",
-            "fleet_health_successes": "2",
-        }
-    ).step("run")
+    typed = run_workflow({"fleet_command": "x", "fleet_become": "yes", "fleet_retries": "3", "fleet_timeout": "9",
+                          "fleet_health_port": "8080", "fleet_health_interval": "0.5",
+                          "fleet_health_successes": "2"}).step("run")
     assert (typed.become, typed.retries, typed.timeout) == (True, 3, 9)
     assert (typed.health.port, typed.health.interval, typed.health.successes) == (8080, 0.5, 2)
     with pytest.raises(FleetValidationError, match="fleet_retries"):
