@@ -8,11 +8,19 @@ version_added: 0.1.0
 description:
   - Lists the virtual machines of one or more Azure subscriptions and makes each one a host.
   - Per subscription it makes a handful of paged list calls (VMs with their power state, network interfaces, public
-    IP addresses) and joins them locally, so the number of requests grows with pages, not with VMs. Subscriptions
-    are listed concurrently.
+    IP addresses, scale sets) and joins them locally, so the number of requests grows with pages, not with VMs.
+    Subscriptions are listed concurrently.
+  - Instances of Uniform virtual machine scale sets are not in a subscription's VM list; each Uniform scale set adds
+    its own list calls (instances with their power state, their network interfaces, and their public IPs when the
+    scale set's model gives instances one), so requests grow with scale sets and pages, never with instances.
+    Members of Flexible scale sets are ordinary VMs and are marked with their scale set.
+  - Scale set members are in C(vmss_<scale set>) (lower case) and get C(azure_vmss_name), C(azure_vmss_id),
+    C(azure_vmss_orchestration) (V(Uniform) or V(Flexible)) and, for Uniform instances, C(azure_vmss_instance_id).
+    Their tags are the scale set's tags overlaid with the instance's own, so pools come from either.
   - Groups are C(pool_<value>) for each tag key in O(pool_tags), C(tag_<key>_<value>) for every tag,
     C(rg_<resource group>), C(location_<location>) and C(powerstate_<state>) (these three in lower case, as Azure
-    compares them case-insensitively); any character outside C([A-Za-z0-9_]) becomes C(_).
+    compares them case-insensitively), and C(vmss_<scale set>) for scale set members; any character outside
+    C([A-Za-z0-9_]) becomes C(_).
   - O(keyed_groups), O(groups) and O(compose) work as in P(ansible.builtin.constructed#inventory).
   - Host variables are prefixed C(azure_). Azure data is never treated as a template.
   - Two VMs with the same name (in different resource groups or subscriptions) both appear, as
@@ -91,11 +99,16 @@ options:
   hostname_source:
     description:
       - Where C(ansible_host) comes from, in order of preference; the first one the VM has wins.
-      - V(public_ip) and V(private_ip) are the primary NIC's first; V(public_fqdn) the public IP's DNS name.
+      - V(public_ip), V(private_ip) and V(public_fqdn) are those of the primary NIC's primary IP configuration only
+        (the primary NIC carries the default route); C(azure_public_ip) and C(azure_private_ip) are the same, while
+        C(azure_public_ips) and C(azure_private_ips) list every address, primary NIC first.
+      - V(any_public_ip) is the first public IP of any NIC, a secondary NIC's included. Use it only when you know
+        such an address is reachable (SSH to a secondary NIC's public IP usually fails, because replies leave
+        through the primary NIC), for example O(hostname_source=[public_ip, any_public_ip, private_ip]).
     type: list
     elements: str
     default: [public_ip, private_ip, name]
-    choices: [public_ip, private_ip, public_fqdn, name]
+    choices: [public_ip, private_ip, public_fqdn, any_public_ip, name]
     version_added: 0.1.0
   jump_host:
     description:
@@ -131,6 +144,10 @@ plugin: azlin.fleet.azure_pools
 # auth_source: env
 # subscriptions: [00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000002]
 # hostname_source: [private_ip]
+
+# A scale set's instances: group vmss_ci_runners, pools from the scale set's azlin-pool tag.
+# plugin: azlin.fleet.azure_pools
+# include_tags: ['azlin-pool=ci-*']
 
 # Deallocated VMs too: they land in powerstate_deallocated besides their pools.
 # plugin: azlin.fleet.azure_pools

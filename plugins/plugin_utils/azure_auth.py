@@ -9,7 +9,7 @@ are read; nothing here reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -204,3 +204,49 @@ def build_credential(settings: AuthSettings) -> Any:
         if value
     }
     return identity.DefaultAzureCredential(**chain_kwargs, **authority_kwargs)
+
+
+# Environment variables the plugin variant of the azure_auth fragment reads (Ansible's config system resolves them
+# for the inventory); actions have no such config source, so they apply the same names through auth_options_for.
+AUTH_ENV: dict[str, tuple[str, ...]] = {
+    "auth_source": ("AZLIN_FLEET_AUTH_SOURCE",),
+    "client_id": ("AZURE_CLIENT_ID",),
+    "client_secret": ("AZURE_SECRET", "AZURE_CLIENT_SECRET"),
+    "tenant_id": ("AZURE_TENANT", "AZURE_TENANT_ID"),
+    "federated_token_file": ("AZURE_FEDERATED_TOKEN_FILE",),
+    "cloud_environment": ("AZURE_CLOUD_ENVIRONMENT",),
+    "authority_host": ("AZURE_AUTHORITY_HOST",),
+    "arm_endpoint": ("AZLIN_FLEET_ARM_ENDPOINT",),
+    "ca_bundle": ("AZLIN_FLEET_CA_BUNDLE",),
+    "metrics_endpoint": ("AZLIN_FLEET_METRICS_ENDPOINT",),
+    "metrics_audience": ("AZLIN_FLEET_METRICS_AUDIENCE",),
+}
+# Options besides AUTH_OPTIONS that actions take from the same places (arguments, inventory file, environment).
+CONNECTION_OPTIONS: tuple[str, ...] = ("max_retries", "retry_timeout", "metrics_endpoint", "metrics_audience")
+INVENTORY_FILE_SUFFIXES = ("azure_pools.yml", "azure_pools.yaml")
+
+
+def inventory_config_path(sources: Sequence[str]) -> str | None:
+    """The first azure_pools inventory configuration among a play's inventory sources, or None."""
+    for source in sources or ():
+        if str(source).endswith(INVENTORY_FILE_SUFFIXES):
+            return str(source)
+    return None
+
+
+def auth_options_for(
+    args: Mapping[str, Any], inventory_config: Mapping[str, Any] | None, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The auth and connection options of an action, each from the first place that sets it: the task's arguments,
+    the azure_pools inventory file the hosts came from, then the environment (the inventory's variable names).
+    Unset options are None."""
+    options: dict[str, Any] = {}
+    config = inventory_config or {}
+    for name in AUTH_OPTIONS + CONNECTION_OPTIONS:
+        value = args.get(name)
+        if value is None:
+            value = config.get(name)
+        if value is None:
+            value = next((environ[v] for v in AUTH_ENV.get(name, ()) if environ.get(v)), None)
+        options[name] = value
+    return options

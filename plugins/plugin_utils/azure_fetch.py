@@ -40,6 +40,9 @@ else:
 COMPUTE_API_VERSION = "2026-04-01"
 NETWORK_API_VERSION = "2026-03-01"
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+# The scale-set NIC and public IP lists live under Microsoft.Compute paths but belong to the network API, whose
+# newest version for them is 2018-10-01 (what azure-mgmt-network's list_virtual_machine_scale_set_* calls use).
+VMSS_NETWORK_API_VERSION = "2018-10-01"
 # Subscriptions in these states cannot be listed (ARM answers 403/409); they are skipped and reported.
 _UNLISTABLE_STATES = frozenset({"disabled", "deleted"})
 
@@ -223,11 +226,85 @@ def fetch_public_ips(clients: ArmClients, subscription_id: str) -> tuple[list[di
     return fetch_pages(clients.network, url, what="public IP addresses", subscription_id=subscription_id)
 
 
+def fetch_scale_sets(clients: ArmClients, subscription_id: str) -> tuple[list[dict], int]:
+    """List every virtual machine scale set of a subscription (their models carry tags and orchestration mode)."""
+    url = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/virtualMachineScaleSets"
+    url += f"?api-version={COMPUTE_API_VERSION}"
+    return fetch_pages(clients.compute, url, what="virtual machine scale sets", subscription_id=subscription_id)
+
+
+def _path_of(resource_id: str) -> str:
+    # Ids come from ARM already URL-safe; keep them verbatim (ARM matches the path case-insensitively).
+    return resource_id.rstrip("/")
+
+
+def fetch_scale_set_vms(clients: ArmClients, scale_set_id: str, subscription_id: str) -> tuple[list[dict], int]:
+    """List the instances of one Uniform scale set, each with its instance view (power state)."""
+    url = f"{_path_of(scale_set_id)}/virtualMachines?api-version={COMPUTE_API_VERSION}&$expand=instanceView"
+    return fetch_pages(
+        clients.compute,
+        url,
+        what=f"instances of scale set {scale_set_id.rsplit('/', 1)[-1]!r}",
+        subscription_id=subscription_id,
+    )
+
+
+def fetch_scale_set_nics(clients: ArmClients, scale_set_id: str, subscription_id: str) -> tuple[list[dict], int]:
+    """List the network interfaces of every instance of one Uniform scale set."""
+    url = f"{_path_of(scale_set_id)}/networkInterfaces?api-version={VMSS_NETWORK_API_VERSION}"
+    return fetch_pages(
+        clients.network,
+        url,
+        what=f"network interfaces of scale set {scale_set_id.rsplit('/', 1)[-1]!r}",
+        subscription_id=subscription_id,
+    )
+
+
+def fetch_scale_set_public_ips(clients: ArmClients, scale_set_id: str, subscription_id: str) -> tuple[list[dict], int]:
+    """List the instance-level public IP addresses of one Uniform scale set."""
+    url = f"{_path_of(scale_set_id)}/publicipaddresses?api-version={VMSS_NETWORK_API_VERSION}"
+    return fetch_pages(
+        clients.network,
+        url,
+        what=f"public IP addresses of scale set {scale_set_id.rsplit('/', 1)[-1]!r}",
+        subscription_id=subscription_id,
+    )
+
+
 _LISTS: dict[str, Callable[[ArmClients, str], tuple[list[dict], int]]] = {
     "vms": fetch_vms,
     "nics": fetch_nics,
     "public_ips": fetch_public_ips,
+    "scale_sets": fetch_scale_sets,
 }
+_SCALE_SET_LISTS: dict[str, Callable[[ArmClients, str, str], tuple[list[dict], int]]] = {
+    "vmss_vms": fetch_scale_set_vms,
+    "vmss_nics": fetch_scale_set_nics,
+    "vmss_public_ips": fetch_scale_set_public_ips,
+}
+
+
+def uniform_scale_set_lists(scale_sets: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(scale set id, list kind) pairs to fetch: VMs and NICs of each Uniform scale set, plus its public IPs only
+    when its model gives instances public addresses. Flexible members are in the subscription's own lists."""
+    wanted = []
+    for scale_set in scale_sets:
+        props = scale_set.get("properties") or {}
+        if str(props.get("orchestrationMode") or "Uniform").lower() != "uniform" or not scale_set.get("id"):
+            continue
+        wanted += [(scale_set["id"], "vmss_vms"), (scale_set["id"], "vmss_nics")]
+        if _has_instance_public_ips(props):
+            wanted.append((scale_set["id"], "vmss_public_ips"))
+    return wanted
+
+
+def _has_instance_public_ips(props: Mapping[str, Any]) -> bool:
+    network = (props.get("virtualMachineProfile") or {}).get("networkProfile") or {}
+    for nic in network.get("networkInterfaceConfigurations") or []:
+        for config in (nic.get("properties") or {}).get("ipConfigurations") or []:
+            if (config.get("properties") or {}).get("publicIPAddressConfiguration"):
+                return True
+    return False
 
 
 def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_workers: int = 8) -> dict[str, Any]:
@@ -235,14 +312,20 @@ def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_wor
 
     Returns plain data for the cache::
 
-        {"subscriptions": {sub: {"vms": [...], "vm_models": [...] | None, "nics": [...], "public_ips": [...]}},
+        {"subscriptions": {sub: {"vms": [...], "vm_models": [...] | None, "nics": [...], "public_ips": [...],
+                                 "scale_sets": [...], "vmss_vms": [...], "vmss_nics": [...], "vmss_public_ips": [...]}},
          "failures": {sub: "message"}, "pages": int}
+
+    Uniform scale-set instances are not in the subscription's VM list: each Uniform scale set adds its own VM and
+    NIC lists (and public IPs when its model has them), so requests grow with scale sets and pages, not instances.
 
     ``vm_models`` is fetched only when the status-only items lack the VM model (``networkProfile``); the
     statusOnly body is not documented, so both shapes are handled, still in O(pages) requests. A failing
     subscription lands in ``failures``; a credential that cannot get a token raises FleetConfigError.
     """
-    results: dict[str, dict[str, Any]] = {sub: {"vm_models": None} for sub in subscription_ids}
+    results: dict[str, dict[str, Any]] = {
+        sub: {"vm_models": None, "vmss_vms": [], "vmss_nics": [], "vmss_public_ips": []} for sub in subscription_ids
+    }
     failures: dict[str, str] = {}
     pages = 0
 
@@ -257,16 +340,28 @@ def fetch_fleet(clients: ArmClients, subscription_ids: Sequence[str], *, max_wor
                 failures.setdefault(sub, ex.message)
                 continue
             pages += count
-            results[sub][kind] = items
+            if kind.startswith("vmss_"):
+                results[sub][kind.split("#", 1)[0]].extend(items)
+            else:
+                results[sub][kind] = items
 
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, 3 * len(subscription_ids)))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(_LISTS) * len(subscription_ids)))) as pool:
         collect({(sub, kind): pool.submit(fn, clients, sub) for sub in subscription_ids for kind, fn in _LISTS.items()})
         need_models = [
             sub
             for sub in subscription_ids
             if sub not in failures and results[sub]["vms"] and not has_vm_model(results[sub]["vms"])
         ]
-        collect({(sub, "vm_models"): pool.submit(fetch_vms, clients, sub, status_only=False) for sub in need_models})
+        second: dict[tuple[str, str], Any] = {
+            (sub, "vm_models"): pool.submit(fetch_vms, clients, sub, status_only=False) for sub in need_models
+        }
+        for sub in subscription_ids:
+            if sub in failures:
+                continue
+            for n, (scale_set_id, kind) in enumerate(uniform_scale_set_lists(results[sub]["scale_sets"])):
+                # Keyed by position: collect() walks the keys, and one subscription has many scale-set lists.
+                second[(sub, f"{kind}#{n}")] = pool.submit(_SCALE_SET_LISTS[kind], clients, scale_set_id, sub)
+        collect(second)
     return {
         "subscriptions": {sub: data for sub, data in sorted(results.items()) if sub not in failures},
         "failures": dict(sorted(failures.items())),

@@ -19,11 +19,15 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetCon
 
 DEFAULT_POOL_KEYS: tuple[str, ...] = ("azlin-pool", "pool", "azlin-session")
 DEFAULT_HOSTNAME_SOURCE: tuple[str, ...] = ("public_ip", "private_ip", "name")
-HOSTNAME_SOURCES: tuple[str, ...] = ("public_ip", "private_ip", "public_fqdn", "name")
+HOSTNAME_SOURCES: tuple[str, ...] = ("public_ip", "private_ip", "public_fqdn", "any_public_ip", "name")
 UNKNOWN_POWER_STATE = "unknown"
 
 _INVALID_GROUP_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _ID_PARTS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?", re.IGNORECASE)
+_VMSS_PART = re.compile(
+    r"/providers/Microsoft\.Compute/virtualMachineScaleSets/(?P<name>[^/]+)(?:/virtualMachines/(?P<instance>[^/]+))?",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +51,25 @@ class VmRecord:
     computer_name: str | None = None
     zone: str | None = None
     vm_id: str | None = None
+    # The primary NIC's primary ip configuration: the NIC that carries the default route.
+    primary_private_ip: str | None = None
+    primary_public_ip: str | None = None
+    primary_public_fqdn: str | None = None
+    # Scale set membership: Uniform instances come from the scale set's own lists, Flexible members from the VM list.
+    vmss_name: str | None = None
+    vmss_id: str | None = None
+    vmss_instance_id: str | None = None
+    vmss_orchestration: str | None = None
 
     @property
     def private_ip(self) -> str | None:
         """The primary NIC's primary private address."""
-        return self.private_ips[0] if self.private_ips else None
+        return self.primary_private_ip
 
     @property
     def public_ip(self) -> str | None:
-        """The first allocated public address, primary NIC first."""
-        return self.public_ips[0] if self.public_ips else None
+        """The public address of the primary NIC's primary ip configuration (never another NIC's)."""
+        return self.primary_public_ip
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,22 +134,19 @@ def _primary_first(items: Sequence[Mapping[str, Any]], primary: Any) -> list[Map
     return sorted(items, key=lambda item: not primary(item))
 
 
-def _nic_addresses(nic: Mapping[str, Any], public_ips: Mapping[str, Mapping[str, Any]]) -> tuple[list, list, list]:
-    private, public, fqdns = [], [], []
+def _nic_addresses(
+    nic: Mapping[str, Any], public_ips: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str | None, str | None, str | None]]:
+    """(private, public, fqdn) of each ip configuration of a NIC, the primary configuration first."""
+    addresses = []
     configs = _props(nic).get("ipConfigurations") or []
     for config in _primary_first(configs, lambda c: _props(c).get("primary")):
         props = _props(config)
-        if props.get("privateIPAddress"):
-            private.append(_strip_prefix(props["privateIPAddress"]))
-        pip = public_ips.get(_lower_id((props.get("publicIPAddress") or {}).get("id")))
-        if pip:
-            pip_props = _props(pip)
-            if pip_props.get("ipAddress"):
-                public.append(pip_props["ipAddress"])
-            fqdn = (pip_props.get("dnsSettings") or {}).get("fqdn")
-            if fqdn:
-                fqdns.append(fqdn)
-    return private, public, fqdns
+        private = _strip_prefix(props["privateIPAddress"]) if props.get("privateIPAddress") else None
+        pip_props = _props(public_ips.get(_lower_id((props.get("publicIPAddress") or {}).get("id"))) or {})
+        fqdn = (pip_props.get("dnsSettings") or {}).get("fqdn")
+        addresses.append((private, pip_props.get("ipAddress") or None, fqdn or None))
+    return addresses
 
 
 def _vm_nics(
@@ -151,47 +161,80 @@ def _vm_nics(
     return [nics[key] for key in (_lower_id(r.get("id")) for r in ordered) if key in nics]
 
 
+def _scale_set_of(vm: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(scale set id, scale set name, instance id) of a VM: a Uniform instance by its own id, a Flexible member by
+    its ``virtualMachineScaleSet`` reference; all None for a plain VM."""
+    own = _VMSS_PART.search(vm.get("id") or "")
+    if own and own.group("instance") is not None:
+        scale_set_id = (vm.get("id") or "")[: own.start("instance") - len("/virtualMachines/")]
+        return scale_set_id, own.group("name"), str(vm.get("instanceId") or own.group("instance"))
+    ref = (_props(vm).get("virtualMachineScaleSet") or {}).get("id")
+    member = _VMSS_PART.search(ref or "")
+    if member:
+        return ref, member.group("name"), None
+    return None, None, None
+
+
 def _record(
-    vm: Mapping[str, Any], nics: list[Mapping[str, Any]], public_ips: Mapping[str, Mapping[str, Any]]
+    vm: Mapping[str, Any],
+    nics: list[Mapping[str, Any]],
+    public_ips: Mapping[str, Mapping[str, Any]],
+    scale_sets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> VmRecord:
     props = _props(vm)
-    private: list[str] = []
-    public: list[str] = []
-    fqdns: list[str] = []
-    for nic in nics:
-        nic_private, nic_public, nic_fqdns = _nic_addresses(nic, public_ips)
-        private += nic_private
-        public += nic_public
-        fqdns += nic_fqdns
+    addresses = [config for nic in nics for config in _nic_addresses(nic, public_ips)]
+    primary = _nic_addresses(nics[0], public_ips)[:1] if nics else []
+    primary_private, primary_public, primary_fqdn = primary[0] if primary else (None, None, None)
     subscription_id, resource_group = _id_scope(vm.get("id", ""))
     os_profile = props.get("osProfile") or {}
     os_disk = (props.get("storageProfile") or {}).get("osDisk") or {}
     zones = vm.get("zones") or []
+    scale_set_id, scale_set_name, instance_id = _scale_set_of(vm)
+    scale_set = (scale_sets or {}).get(_lower_id(scale_set_id)) or {}
+    # Instances carry their own tags only where Azure sets them; the scale set's tags apply to every instance.
+    tags = {**(scale_set.get("tags") or {}), **(vm.get("tags") or {})}
+    orchestration = _props(scale_set).get("orchestrationMode") or (
+        ("Uniform" if instance_id is not None else "Flexible") if scale_set_id else None
+    )
+    size = (props.get("hardwareProfile") or {}).get("vmSize") or (vm.get("sku") or {}).get("name", "")
     return VmRecord(
         id=vm.get("id", ""),
         name=vm.get("name") or vm.get("id", "").rsplit("/", 1)[-1],
         subscription_id=subscription_id,
         resource_group=resource_group,
         location=vm.get("location", ""),
-        size=(props.get("hardwareProfile") or {}).get("vmSize", ""),
+        size=size,
         os_type=os_disk.get("osType", ""),
-        tags={str(k): "" if v is None else str(v) for k, v in (vm.get("tags") or {}).items()},
+        tags={str(k): "" if v is None else str(v) for k, v in tags.items()},
         power_state=power_state_of(vm),
         provisioning_state=props.get("provisioningState", ""),
-        private_ips=tuple(private),
-        public_ips=tuple(public),
-        public_fqdns=tuple(fqdns),
+        private_ips=tuple(a[0] for a in addresses if a[0]),
+        public_ips=tuple(a[1] for a in addresses if a[1]),
+        public_fqdns=tuple(a[2] for a in addresses if a[2]),
         admin_user=os_profile.get("adminUsername"),
         computer_name=os_profile.get("computerName"),
         zone=str(zones[0]) if zones else None,
         vm_id=props.get("vmId"),
+        primary_private_ip=primary_private,
+        primary_public_ip=primary_public,
+        primary_public_fqdn=primary_fqdn,
+        vmss_name=scale_set_name,
+        vmss_id=scale_set_id,
+        vmss_instance_id=instance_id,
+        vmss_orchestration=orchestration,
     )
 
 
 def normalize_vms(
-    vms: Iterable[Mapping[str, Any]], nics: Iterable[Mapping[str, Any]], public_ips: Iterable[Mapping[str, Any]]
+    vms: Iterable[Mapping[str, Any]],
+    nics: Iterable[Mapping[str, Any]],
+    public_ips: Iterable[Mapping[str, Any]],
+    scale_sets: Iterable[Mapping[str, Any]] = (),
 ) -> list[VmRecord]:
-    """Join raw VM, NIC and public IP list items into records, sorted by name then id."""
+    """Join raw VM (and scale-set VM), NIC, public IP and scale set list items into records, sorted by name then id.
+
+    Scale-set instances join the same way as VMs: their NIC and public IP ids are scoped to the scale set.
+    """
     nics_by_id: dict[str, Mapping[str, Any]] = {}
     nics_by_vm: dict[str, list[Mapping[str, Any]]] = {}
     for nic in nics:
@@ -200,7 +243,8 @@ def normalize_vms(
         if owner:
             nics_by_vm.setdefault(owner, []).append(nic)
     pips = {_lower_id(p.get("id")): p for p in public_ips}
-    records = [_record(vm, _vm_nics(vm, nics_by_id, nics_by_vm), pips) for vm in vms]
+    sets = {_lower_id(s.get("id")): s for s in scale_sets}
+    records = [_record(vm, _vm_nics(vm, nics_by_id, nics_by_vm), pips, sets) for vm in vms]
     return sorted(records, key=lambda r: (r.name, r.id.lower()))
 
 
@@ -258,15 +302,15 @@ def sanitize_group_name(name: str) -> str:
     return _INVALID_GROUP_CHARS.sub("_", name)
 
 
-GroupKind = Literal["pool", "tag", "rg", "location", "powerstate"]
+GroupKind = Literal["pool", "tag", "rg", "location", "powerstate", "vmss"]
 
 
 def group_name(kind: GroupKind, value: str, tag_value: str = "") -> str:
     """The one place group names are made: ``pool_<v>``, ``tag_<k>_<v>`` (``tag_<k>`` for an empty value),
-    ``rg_<name>``, ``location_<name>``, ``powerstate_<state>``, sanitized.
+    ``rg_<name>``, ``location_<name>``, ``powerstate_<state>``, ``vmss_<scale set>``, sanitized.
 
-    Resource group, location and power state are lower-cased: Azure treats them case-insensitively and may spell
-    the same resource group differently in different ids. Pool and tag text keeps its case.
+    Resource group, location, power state and scale set are lower-cased: Azure treats them case-insensitively and may
+    spell the same resource group differently in different ids. Pool and tag text keeps its case.
     """
     if kind == "tag":
         text = f"tag_{value}_{tag_value}" if tag_value else f"tag_{value}"
@@ -278,7 +322,7 @@ def group_name(kind: GroupKind, value: str, tag_value: str = "") -> str:
 
 
 def groups_for(record: VmRecord, pool_keys: Sequence[str] = DEFAULT_POOL_KEYS) -> list[str]:
-    """The groups a VM belongs to (pool_, tag_, rg_, location_, powerstate_), sorted and distinct."""
+    """The groups a VM belongs to (pool_, tag_, rg_, location_, powerstate_, vmss_), sorted and distinct."""
     names = {group_name("pool", pool) for pool in pools_of(record, pool_keys)}
     names.update(group_name("tag", key, value) for key, value in record.tags.items())
     if record.resource_group:
@@ -286,6 +330,8 @@ def groups_for(record: VmRecord, pool_keys: Sequence[str] = DEFAULT_POOL_KEYS) -
     if record.location:
         names.add(group_name("location", record.location))
     names.add(group_name("powerstate", record.power_state))
+    if record.vmss_name:
+        names.add(group_name("vmss", record.vmss_name))
     return sorted(names)
 
 
@@ -316,7 +362,9 @@ def ansible_host_for(record: VmRecord, preference: Sequence[str] = DEFAULT_HOSTN
     candidates = {
         "public_ip": record.public_ip,
         "private_ip": record.private_ip,
-        "public_fqdn": record.public_fqdns[0] if record.public_fqdns else None,
+        "public_fqdn": record.primary_public_fqdn,
+        # Opt-in: a secondary NIC's public address usually lacks the default route, so SSH to it often fails.
+        "any_public_ip": record.public_ips[0] if record.public_ips else None,
         "name": record.name,
     }
     for source in preference:
@@ -360,10 +408,14 @@ def hostvars_for(
         "azure_computer_name": record.computer_name,
         "azure_zone": record.zone,
         "azure_admin_user": record.admin_user,
+        "azure_vmss_name": record.vmss_name,
+        "azure_vmss_id": record.vmss_id,
+        "azure_vmss_instance_id": record.vmss_instance_id,
+        "azure_vmss_orchestration": record.vmss_orchestration,
     }
     if record.admin_user:
         hostvars["ansible_user"] = record.admin_user
-    if jump_host and source != "public_ip" and not record.public_ips:
+    if jump_host and source not in ("public_ip", "any_public_ip") and not record.public_ip:
         hostvars["ansible_ssh_common_args"] = f"-o ProxyJump={jump_host}"
     return hostvars
 
@@ -403,7 +455,12 @@ def normalize_fleet(fetched: Mapping[str, Any]) -> list[VmRecord]:
         vms = data.get("vms") or []
         if data.get("vm_models") is not None:
             vms = merge_vm_status(data["vm_models"], vms)
-        records += normalize_vms(vms, data.get("nics") or [], data.get("public_ips") or [])
+        records += normalize_vms(
+            [*vms, *(data.get("vmss_vms") or [])],
+            [*(data.get("nics") or []), *(data.get("vmss_nics") or [])],
+            [*(data.get("public_ips") or []), *(data.get("vmss_public_ips") or [])],
+            data.get("scale_sets") or [],
+        )
     return sorted(records, key=lambda r: (r.name, r.id.lower()))
 
 

@@ -155,6 +155,11 @@ def test_client_secret_lists_every_sandbox_host_with_its_address_pool_and_public
         ref = primary[0].ip_configurations[0].public_ip_address
         if host is HOSTS[-1]:
             assert ref is None  # the last host has no public IP
+        elif host is HOSTS[1]:
+            assert ref is None  # the second host's only public IP is on its secondary NIC
+            (secondary,) = [n for n in nics if not n.primary]
+            secondary_ref = secondary.ip_configurations[0].public_ip_address
+            assert pips[secondary_ref.id.lower()].ip_address.startswith("203.0.113.")
         else:
             assert pips[ref.id.lower()].ip_address.startswith("203.0.113.")
     assert len(nics_by_vm[next(v.id.lower() for v in vms if v.name == "web-2")]) == 2
@@ -432,3 +437,117 @@ def test_synthetic_scale_mode(synthetic_endpoint):
     counts = ArmAdmin(ep).requests()
     # 100 VMs per subscription at 40 per page: 3 pages per list kind per subscription, 4 list kinds.
     assert counts["vms"] + counts["nics"] + counts["public_ips"] == 3 * 3 * 4
+
+
+# -- scale sets, power operations, Azure Monitor ---------------------------------------------------------------------
+def _scale_set(admin: ArmAdmin) -> tuple[str, str]:
+    made = admin.make_scale_set("web-vmss", ["web-1", "web-2"], tags={"azlin-pool": "runners"})
+    return made["subscription"], made["resource_group"]
+
+
+def test_uniform_scale_set_lists_page_and_survive_429_and_500(endpoint, admin):
+    sub, rg = _scale_set(admin)
+    admin.configure(page_size=1)
+    admin.fault(429, kind="vmss_nics", count=1, retry_after=1)
+    admin.fault(500, kind="vmss_vms", count=1)
+    cred = secret_credential(endpoint)
+    c, n = compute(endpoint, cred, sub), network(endpoint, cred, sub)
+    (ss,) = [s for s in c.virtual_machine_scale_sets.list_all() if s.name == "web-vmss"]
+    assert ss.orchestration_mode == "Uniform" and ss.tags == {"azlin-pool": "runners"} and ss.sku.capacity == 2
+    vms = list(c.virtual_machine_scale_set_vms.list(rg, "web-vmss", expand="instanceView"))
+    assert [(v.name, v.instance_id) for v in vms] == [("web-vmss_0", "0"), ("web-vmss_1", "1")]
+    assert [s.code for s in vms[0].instance_view.statuses][-1] == "PowerState/running"
+    nics = list(n.network_interfaces.list_virtual_machine_scale_set_network_interfaces(rg, "web-vmss"))
+    assert [nic.ip_configurations[0].private_ip_address for nic in nics] == [HOSTS[0].address, HOSTS[1].address]
+    assert {nic.virtual_machine.id.lower() for nic in nics} == {v.id.lower() for v in vms}
+    pips = list(n.public_ip_addresses.list_virtual_machine_scale_set_public_ip_addresses(rg, "web-vmss"))
+    refs = {nic.ip_configurations[0].public_ip_address.id.lower() for nic in nics}
+    assert {p.id.lower() for p in pips} == refs and all(p.ip_address for p in pips)
+    # Uniform instances are not in the subscription's VM list; a plain list without expand has no instance view.
+    assert not [v for v in c.virtual_machines.list_all() if v.name.startswith("web-vmss")]
+    assert list(c.virtual_machine_scale_set_vms.list(rg, "web-vmss"))[0].instance_view is None
+    counts = admin.requests()
+    assert counts["by_status"].get("429") == 1 and counts["by_status"].get("500") == 1
+    assert counts["vmss_nics"] == 2 + 1 and counts["vmss_vms"] == 2 + 1 + 2
+
+
+def test_flexible_members_refer_to_their_scale_set(endpoint, admin):
+    made = admin.make_scale_set("ci-flex", ["ci-1", "ci-2"], orchestration="Flexible")
+    vms = list(compute(endpoint, secret_credential(endpoint), made["subscription"]).virtual_machines.list_all())
+    flex = {v.name: v for v in vms if v.virtual_machine_scale_set is not None}
+    assert sorted(flex) == ["ci-1", "ci-2"]
+    assert all(v.virtual_machine_scale_set.id.endswith("/virtualMachineScaleSets/ci-flex") for v in flex.values())
+
+
+def test_power_operations_are_long_running_and_honour_a_throttled_write(endpoint, admin):
+    cred = secret_credential(endpoint)
+    row = next(v for v in admin.world()["vms"] if v["name"] == "stage-1")
+    c = compute(endpoint, cred, row["subscription"])
+    admin.fault(429, kind="power", count=1, retry_after=1)
+    started = time.monotonic()
+    c.virtual_machines.begin_deallocate(row["resource_group"], "stage-1", polling_interval=1).result()
+    assert time.monotonic() - started >= 1  # waited out the Retry-After of the 429
+    assert next(v for v in admin.world()["vms"] if v["name"] == "stage-1")["power_state"] == "deallocated"
+    log = [json.loads(line) for line in Path(endpoint["request_log"]).read_text().splitlines()]
+    power = [r for r in log if r["kind"] in ("power", "operations")]
+    assert [r["status"] for r in power if r["kind"] == "power"][-2:] == [429, 202]
+    assert any(r["kind"] == "operations" and "/operations/" in r["path"] for r in power)
+    # A refused write surfaces as the ARM error.
+    admin.fault(403, kind="power", count=1)
+    with pytest.raises(HttpResponseError, match="AuthorizationFailed"):
+        c.virtual_machines.begin_start(row["resource_group"], "stage-1", polling_interval=1).result()
+    # A failed operation carries its ARM error; the VM keeps its state.
+    admin.fail_next_start("stage-1", {"code": "OverconstrainedAllocationRequest", "message": "No capacity here."})
+    with pytest.raises(HttpResponseError, match="OverconstrainedAllocationRequest"):
+        c.virtual_machines.begin_start(row["resource_group"], "stage-1", polling_interval=1).result()
+    assert next(v for v in admin.world()["vms"] if v["name"] == "stage-1")["power_state"] == "deallocated"
+    c.virtual_machines.begin_start(row["resource_group"], "stage-1", polling_interval=1).result()
+    assert next(v for v in admin.world()["vms"] if v["name"] == "stage-1")["power_state"] == "running"
+
+
+def test_batch_metrics_answers_up_to_50_resources_of_one_region(endpoint, admin):
+    import datetime as dt
+
+    from azure.monitor.querymetrics import MetricsClient
+
+    base = endpoint["base_url"]
+    world = admin.world()["vms"]
+    # A subscription with VMs in two regions (the world's extra VMs live in eastus).
+    sub = next(
+        s for s in endpoint["subscriptions"] if len({v["location"] for v in world if v["subscription"] == s}) > 1
+    )
+    rows = [v for v in world if v["subscription"] == sub]
+    region = rows[0]["location"]
+    ids = [v["id"] for v in rows if v["location"] == region]
+    client = MetricsClient(f"{base}/metrics/{region}", secret_credential(endpoint), audience=base)
+    admin.fault(429, kind="metrics", count=1, retry_after=1)
+    results = client.query_resources(
+        resource_ids=ids,
+        metric_namespace="Microsoft.Compute/virtualMachines",
+        metric_names=["Percentage CPU"],
+        timespan=dt.timedelta(minutes=5),
+        granularity=dt.timedelta(minutes=1),
+        aggregations=["Average"],
+    )
+    assert len(results) == len(ids)
+    running = {v["id"] for v in rows if v["power_state"] == "running"}
+    for resource_id, result in zip(ids, results, strict=True):
+        (metric,) = result.metrics
+        assert metric.name == "Percentage CPU" and result.granularity == dt.timedelta(minutes=1)
+        points = [p.average for p in metric.timeseries[0].data]
+        assert bool(points) == (resource_id in running)
+        assert all(0 <= p <= 100 for p in points)
+    assert admin.requests()["metrics"] == 2  # the 429, then the answer
+    with pytest.raises(HttpResponseError, match="exceeds the maximum of 50"):
+        client.query_resources(
+            resource_ids=[f"{ids[0]}x{i}" for i in range(51)],
+            metric_namespace="Microsoft.Compute/virtualMachines",
+            metric_names=["Percentage CPU"],
+        )
+    other = next(v for v in rows if v["location"] != region)
+    with pytest.raises(HttpResponseError, match="not " + region):
+        client.query_resources(
+            resource_ids=[other["id"]],
+            metric_namespace="Microsoft.Compute/virtualMachines",
+            metric_names=["Percentage CPU"],
+        )

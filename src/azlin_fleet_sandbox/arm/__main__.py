@@ -19,7 +19,16 @@ from .faults import Control
 from .files import write_az, write_client_files
 from .server import ArmServer, run_until_signalled, tls_context
 from .tls import ensure_tls
-from .world import CLIENT_ID, TENANT_ID, World, host_record, subscription_ids, synthetic_vms, world_from_hosts
+from .world import (
+    CLIENT_ID,
+    TENANT_ID,
+    World,
+    host_record,
+    subscription_ids,
+    synthetic_scale_sets,
+    synthetic_vms,
+    world_from_hosts,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-dir", type=Path, required=True, help="sandbox state dir (files go to DIR/azure)")
     serve.add_argument("--hosts-file", type=Path, help="JSON list of hosts (name, address, port, pools, tags, ...)")
     serve.add_argument("--synthetic", type=int, default=0, help="add N synthetic running VMs (scale mode)")
+    serve.add_argument(
+        "--synthetic-scale-sets", type=int, default=0, help="add N synthetic Uniform scale sets (scale mode)"
+    )
+    serve.add_argument("--scale-set-size", type=int, default=100, help="instances per synthetic scale set")
     serve.add_argument("--subscriptions", type=int, default=2, help="number of subscriptions (default 2)")
     serve.add_argument("--page-size", type=int, default=1000, help="items per list page (default 1000)")
     serve.add_argument(
@@ -53,7 +66,10 @@ def serve(args: argparse.Namespace) -> int:
     subs = subscription_ids(args.subscriptions)
     vms = world_from_hosts(hosts, subs) if hosts else []
     vms += synthetic_vms(args.synthetic, subs)
-    world = World(TENANT_ID, subs, vms, status_shape=args.status_only_shape, noise=bool(hosts))
+    scale_sets, instances = synthetic_scale_sets(args.synthetic_scale_sets, args.scale_set_size, subs)
+    world = World(
+        TENANT_ID, subs, vms + instances, status_shape=args.status_only_shape, noise=bool(hosts), scale_sets=scale_sets
+    )
     tls = ensure_tls(azure_dir)
     federated = secrets.token_urlsafe(32)
     federated_file = azure_dir / "federated-token"
@@ -63,7 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     entra = Entra("", TENANT_ID, CLIENT_ID, secrets.token_urlsafe(32), federated)
     control = Control(args.page_size)
     request_log = None if args.no_request_log else azure_dir / "requests.jsonl"
-    server = ArmServer(tls_context(tls.server_cert, tls.server_key), world, entra, control, request_log)
+    server = ArmServer(tls_context(tls.server_cert, tls.server_key), world, entra, control, request_log, state_dir)
     endpoint = {
         "pid": os.getpid(),
         "base_url": server.base_url,
@@ -81,7 +97,8 @@ def serve(args: argparse.Namespace) -> int:
         "request_log": str(request_log) if request_log else None,
         "page_size": args.page_size,
         "status_only_shape": args.status_only_shape,
-        "vm_count": len(vms),
+        "vm_count": len(vms) + len(instances),
+        "scale_set_count": len(scale_sets),
         "host_count": len(hosts),
         "synthetic": args.synthetic,
         "build_seconds": round(time.monotonic() - started, 3),

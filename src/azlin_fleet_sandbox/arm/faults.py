@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # What a request is, for counting and for matching fault rules.
-ARM_KINDS = ("subscriptions", "vms", "nics", "public_ips")
-KINDS = ("token", "openid", *ARM_KINDS, "other")
+ARM_KINDS = ("subscriptions", "vms", "nics", "public_ips", "scale_sets", "vmss_vms", "vmss_nics", "vmss_public_ips")
+# Writes, operation polls and metrics are matched only by rules that name them.
+KINDS = ("token", "openid", *ARM_KINDS, "power", "operations", "metrics", "other")
 FAULT_STATUSES = (403, 429, 500, 503)
 
 

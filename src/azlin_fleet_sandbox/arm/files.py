@@ -51,6 +51,8 @@ def env_sh(endpoint: dict[str, Any]) -> str:
         f"export AZLIN_FLEET_ARM_ENDPOINT={q(endpoint['base_url'])}",
         f"export REQUESTS_CA_BUNDLE={q(endpoint['ca_bundle'])}",
         f"export AZLIN_FLEET_CA_BUNDLE={q(endpoint['ca_bundle'])}",
+        f"export AZLIN_FLEET_METRICS_ENDPOINT={q(endpoint['base_url'] + '/metrics/{region}')}",
+        f"export AZLIN_FLEET_METRICS_AUDIENCE={q(endpoint['base_url'])}",
         f'export PATH={q(endpoint["az_bin_dir"])}:"$PATH"',
         "",
     ]
@@ -68,6 +70,9 @@ def plugin_options(endpoint: dict[str, Any]) -> dict[str, Any]:
         "tenant_id": endpoint["tenant_id"],
         "client_id": endpoint["client_id"],
         "client_secret": endpoint["client_secret"],
+        # Azure Monitor's regional endpoint is a path of this one; tokens for it have the endpoint's audience.
+        "metrics_endpoint": f"{endpoint['base_url']}/metrics/{{region}}",
+        "metrics_audience": endpoint["base_url"],
         "hostname_source": ["private_ip"],
     }
 

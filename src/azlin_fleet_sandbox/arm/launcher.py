@@ -60,7 +60,14 @@ def _reap(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True
-    return state == "Z"
+    if state == "Z":
+        # It died between the waitpid above and now: reap it if it is our child, so it is gone for good.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return True
+    return False
 
 
 def stop(state_dir: Path, timeout: float = 10.0) -> bool:
@@ -97,6 +104,8 @@ def launch(
     hosts: Iterable[Any],
     *,
     synthetic: int = 0,
+    synthetic_scale_sets: int = 0,
+    scale_set_size: int = 100,
     subscriptions: int = 2,
     page_size: int = 1000,
     status_only_shape: str = "minimal",
@@ -142,6 +151,10 @@ def launch(
         str(hosts_file),
         "--synthetic",
         str(synthetic),
+        "--synthetic-scale-sets",
+        str(synthetic_scale_sets),
+        "--scale-set-size",
+        str(scale_set_size),
         "--subscriptions",
         str(subscriptions),
         "--page-size",
@@ -259,3 +272,15 @@ class ArmAdmin:
 
     def world(self) -> dict[str, Any]:
         return self.get("world")
+
+    def make_scale_set(
+        self, name: str, hosts: list[str], *, orchestration: str = "Uniform", tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Turn the VMs of sandbox `hosts` into a scale set (Uniform: instances `<name>_<i>`); undone by reset."""
+        return self.call(
+            "POST", "scale_sets", {"name": name, "hosts": hosts, "orchestration": orchestration, "tags": tags or {}}
+        )
+
+    def fail_next_start(self, name: str, error: dict[str, str] | None = None) -> dict[str, Any]:
+        """Make the next start of VM `name` end as a Failed operation with this ARM error (AllocationFailed)."""
+        return self.call("POST", "power_failures", {"name": name, "error": error})

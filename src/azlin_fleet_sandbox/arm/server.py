@@ -5,6 +5,12 @@ ARM behaviour reproduced: 401 without a valid bearer token (`AuthenticationFaile
 paths matched case-insensitively, lists paged with an absolute `nextLink` that keeps the query (api-version,
 statusOnly) and adds `$skiptoken`. Faults answer with ARM's bodies: 429 `TooManyRequests` + `Retry-After`,
 403 `AuthorizationFailed`, 500 `InternalServerError`, 503 `ServiceUnavailable`.
+
+Also served: scale sets (`virtualMachineScaleSets` list, and per scale set its `virtualMachines` (`$expand=
+instanceView`), `networkInterfaces` and `publicipaddresses`), VM power operations (`start`, `deallocate`,
+`powerOff`) as long-running operations (operations.py), and the regional `metrics:getBatch` under
+`/metrics/{region}` (metrics.py). Fault kinds: `scale_sets`, `vmss_vms`, `vmss_nics`, `vmss_public_ips` (matched by
+rules without a kind, like the other lists), `power`, `operations`, `metrics` (only by rules naming them).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,8 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .entra import Entra, Reply, openid_configuration
 from .faults import Control, FaultRule
+from .metrics import MetricsRequestError, batch_response, synthetic_load
+from .operations import ACTIONS, Operation, Operations, SandboxPower, settle_delay
 from .paging import SKIPTOKEN, BadSkipToken, next_link, page_body, page_slice
-from .world import World, subscription_json
+from .world import ScaleSetDef, World, subscription_json, vm_id
 
 _OPENID = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$", re.I)
 _TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$", re.I)
@@ -33,21 +42,52 @@ _SUBS = re.compile(r"^/subscriptions/?$", re.I)
 _SUB = re.compile(r"^/subscriptions/([^/]+)/?$", re.I)
 _LIST = re.compile(
     r"^/subscriptions/([^/]+)(?:/resourceGroups/([^/]+))?/providers/"
-    r"(Microsoft\.Compute/virtualMachines|Microsoft\.Network/networkInterfaces|Microsoft\.Network/publicIPAddresses)/?$",
+    r"(Microsoft\.Compute/virtualMachines|Microsoft\.Network/networkInterfaces|Microsoft\.Network/publicIPAddresses"
+    r"|Microsoft\.Compute/virtualMachineScaleSets)/?$",
     re.I,
 )
+_SCALE_SET_LIST = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/([^/]+)/"
+    r"(virtualMachines|networkInterfaces|publicIPAddresses)/?$",
+    re.I,
+)
+_POWER = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/"
+    r"((?:virtualMachineScaleSets/[^/]+/)?virtualMachines/[^/]+)/(start|deallocate|powerOff)/?$",
+    re.I,
+)
+_OPERATION = re.compile(
+    r"^/subscriptions/([^/]+)/providers/Microsoft\.Compute/locations/([^/]+)/(operations|operationResults)/([^/]+)/?$",
+    re.I,
+)
+_METRICS = re.compile(r"^/metrics/([^/]+)/subscriptions/([^/]+)/metrics:getBatch/?$", re.I)
 _SUB_PREFIX = re.compile(r"^/subscriptions/([^/]+)", re.I)
 _PROVIDER_KIND = {
     "microsoft.compute/virtualmachines": "vms",
     "microsoft.network/networkinterfaces": "nics",
     "microsoft.network/publicipaddresses": "public_ips",
+    "microsoft.compute/virtualmachinescalesets": "scale_sets",
+}
+_SCALE_SET_KIND = {
+    "virtualmachines": "vmss_vms",
+    "networkinterfaces": "vmss_nics",
+    "publicipaddresses": "vmss_public_ips",
 }
 _ACTION = {
     "vms": "Microsoft.Compute/virtualMachines/read",
     "nics": "Microsoft.Network/networkInterfaces/read",
     "public_ips": "Microsoft.Network/publicIPAddresses/read",
     "subscriptions": "Microsoft.Resources/subscriptions/read",
+    "scale_sets": "Microsoft.Compute/virtualMachineScaleSets/read",
+    "vmss_vms": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read",
+    "vmss_nics": "Microsoft.Compute/virtualMachineScaleSets/networkInterfaces/read",
+    "vmss_public_ips": "Microsoft.Compute/virtualMachineScaleSets/publicIPAddresses/read",
+    "power": "Microsoft.Compute/virtualMachines/start/action",
+    "operations": "Microsoft.Compute/locations/operations/read",
+    "metrics": "Microsoft.Insights/metrics/read",
 }
+# Retry-After of a power operation's 202 and of its polls: short, so runs do not wait on the sandbox.
+_LRO_RETRY_AFTER = "1"
 
 
 class ArmServer(ThreadingHTTPServer):
@@ -55,7 +95,13 @@ class ArmServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(
-        self, tls_context: ssl.SSLContext, world: World, entra: Entra, control: Control, request_log: Path | None = None
+        self,
+        tls_context: ssl.SSLContext,
+        world: World,
+        entra: Entra,
+        control: Control,
+        request_log: Path | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", 0), ArmHandler)
         self.socket = tls_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
@@ -66,6 +112,9 @@ class ArmServer(ThreadingHTTPServer):
         self.control = control
         self.world_lock = threading.Lock()
         self._initial_vms = list(world.vms)
+        self._initial_scale_sets = list(world.scale_sets)
+        self.operations = Operations()
+        self.power = SandboxPower(state_dir) if state_dir is not None else None
         self._log_lock = threading.Lock()
         self._log = request_log.open("a", buffering=1) if request_log else None
 
@@ -90,8 +139,10 @@ class ArmServer(ThreadingHTTPServer):
                 self._log.write(json.dumps(record) + "\n")
 
     def reset_world(self) -> None:
+        self.operations.reset()
         with self.world_lock:
             self.world.vms = list(self._initial_vms)
+            self.world.scale_sets = list(self._initial_scale_sets)
             self.world.render()
 
 
@@ -158,6 +209,19 @@ class ArmHandler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
         body = self._body() if method == "POST" else b""
+        if m := _POWER.match(path):
+            self._power(method, path, query, m.group(1), m.group(2), m.group(3), m.group(4).lower())
+            return
+        if m := _OPERATION.match(path):
+            self._operation(method, query, m.group(1), m.group(3).lower(), m.group(4))
+            return
+        if m := _METRICS.match(path):
+            self._metrics(method, query, m.group(1), m.group(2), body)
+            return
+        if m := _SCALE_SET_LIST.match(path):
+            kind = _SCALE_SET_KIND[m.group(4).lower()]
+            self._arm(method, path, query, kind, m.group(1), m.group(2), scale_set=m.group(3))
+            return
         if path.startswith("/_sandbox/"):
             self._admin(method, path[len("/_sandbox/") :].strip("/"), body)
             return
@@ -222,13 +286,18 @@ class ArmHandler(BaseHTTPRequestHandler):
             return
         scope = f"/subscriptions/{subscription}" if subscription else "/"
         if rule.status == 429:
+            writes = kind == "power"
             self._arm_error(
                 429,
                 "TooManyRequests",
                 "The request is being throttled as the limit has been reached for operation type - "
-                "Read_ObservationWindow_00:05:00. For more information, refer to - https://aka.ms/srpthrottlinglimits",
+                f"{'Write' if writes else 'Read'}_ObservationWindow_00:05:00. For more information, refer to - "
+                "https://aka.ms/srpthrottlinglimits",
                 kind,
-                (("Retry-After", str(rule.retry_after)), ("x-ms-ratelimit-remaining-subscription-reads", "0")),
+                (
+                    ("Retry-After", str(rule.retry_after)),
+                    (f"x-ms-ratelimit-remaining-subscription-{'writes' if writes else 'reads'}", "0"),
+                ),
             )
         elif rule.status == 403:
             entra = self.server.entra
@@ -267,32 +336,16 @@ class ArmHandler(BaseHTTPRequestHandler):
         resource_group: str | None,
         *,
         single: bool = False,
+        scale_set: str | None = None,
     ) -> None:
         if method != "GET":
             self._arm_error(405, "MethodNotAllowed", f"The sandbox endpoint only lists; {method} is not served.", kind)
             return
-        problem = self.server.entra.check_bearer(self.headers.get("Authorization"))
-        if problem is not None:
-            message = {
-                "AuthenticationFailed": "Authentication failed. The 'Authorization' header is missing.",
-                "InvalidAuthenticationToken": "The access token is invalid.",
-                "ExpiredAuthenticationToken": "The access token expiry UTC time is in the past.",
-            }[problem]
-            challenge = (
-                f'Bearer authorization_uri="{self.server.base_url}/{self.server.entra.tenant_id}", '
-                f'error="invalid_token", error_description="{message}"'
-            )
-            self._arm_error(401, problem, message, kind, (("WWW-Authenticate", challenge),))
+        if self._unauthorized(kind):
             return
         if self._fault(kind, subscription):
             return
-        if not query.get("api-version"):
-            self._arm_error(
-                400,
-                "MissingApiVersionParameter",
-                "The api-version query parameter (?api-version=) is required for all requests.",
-                kind,
-            )
+        if not self._has_api_version(query, kind):
             return
         world = self.server.world
         subs = {s.lower(): s for s in world.subscriptions}
@@ -307,6 +360,22 @@ class ArmHandler(BaseHTTPRequestHandler):
             items = [
                 json.dumps(subscription_json(s, i, world.tenant_id)).encode() for i, s in enumerate(world.subscriptions)
             ]
+        elif scale_set is not None:
+            list_kind = kind
+            if kind == "vmss_vms" and query.get("$expand", "").lower() == "instanceview":
+                list_kind = "vmss_vms_view"
+            with self.server.world_lock:
+                found = world.list_scale_set_items(subs[subscription.lower()], resource_group, scale_set, list_kind)  # type: ignore[union-attr,arg-type]
+            if found is None:
+                self._arm_error(
+                    404,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{scale_set}' under resource group "
+                    f"'{resource_group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                    kind,
+                )
+                return
+            items = found
         else:
             list_kind = "vms_status" if kind == "vms" and query.get("statusOnly", "").lower() == "true" else kind
             with self.server.world_lock:
@@ -318,6 +387,161 @@ class ArmHandler(BaseHTTPRequestHandler):
             return
         link = next_link(self.server.base_url, path, query, token) if token else None
         self._send(200, page_body(items[start:stop], link), kind=kind)
+
+    def _unauthorized(self, kind: str) -> bool:
+        """Answer 401 (and return True) unless the request carries a live bearer token."""
+        problem = self.server.entra.check_bearer(self.headers.get("Authorization"))
+        if problem is not None:
+            message = {
+                "AuthenticationFailed": "Authentication failed. The 'Authorization' header is missing.",
+                "InvalidAuthenticationToken": "The access token is invalid.",
+                "ExpiredAuthenticationToken": "The access token expiry UTC time is in the past.",
+            }[problem]
+            challenge = (
+                f'Bearer authorization_uri="{self.server.base_url}/{self.server.entra.tenant_id}", '
+                f'error="invalid_token", error_description="{message}"'
+            )
+            self._arm_error(401, problem, message, kind, (("WWW-Authenticate", challenge),))
+            return True
+        return False
+
+    def _has_api_version(self, query: dict[str, str], kind: str) -> bool:
+        if query.get("api-version"):
+            return True
+        self._arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+            kind,
+        )
+        return False
+
+    # -- power operations (long-running) ----------------------------------------------------------------------------
+    def _power(
+        self, method: str, path: str, query: dict[str, str], subscription: str, rg: str, vm_path: str, action: str
+    ) -> None:
+        kind = "power"
+        if method != "POST":
+            self._arm_error(405, "MethodNotAllowed", f"{action} takes POST, not {method}.", kind)
+            return
+        if self._unauthorized(kind) or self._fault(kind, subscription) or not self._has_api_version(query, kind):
+            return
+        server = self.server
+        resource_id = f"/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/{vm_path}"
+        with server.world_lock:
+            index = server.world.find_vm(resource_id)
+            vm = server.world.vms[index] if index is not None else None
+        if vm is None:
+            self._arm_error(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.Compute/{vm_path}' under resource group '{rg}' was not found. "
+                "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+                kind,
+            )
+            return
+        failure = server.operations.take_failure(action, vm.name)
+        op = server.operations.begin(action, vm_id(vm), lambda o, g: self._run_operation(o, g, failure))
+        api = query["api-version"]
+        where = f"{server.base_url}/subscriptions/{vm.subscription}/providers/Microsoft.Compute/locations/{vm.location}"
+        self._send(
+            202,
+            b"",
+            (
+                ("Azure-AsyncOperation", f"{where}/operations/{op.id}?p=1&api-version={api}"),
+                ("Location", f"{where}/operationResults/{op.id}?p=1&monitor=true&api-version={api}"),
+                ("Retry-After", _LRO_RETRY_AFTER),
+            ),
+            kind=kind,
+        )
+
+    def _run_operation(self, op: Operation, generation: int, failure: dict[str, str] | None) -> None:
+        server = self.server
+        transitional, final, running = ACTIONS[op.action]
+        if failure is not None:
+            settle_delay()
+            server.operations.finish(op, failure)
+            return
+        with server.world_lock:
+            index = server.world.find_vm(op.vm_id)
+            if index is None or server.operations.generation != generation:
+                server.operations.finish(op, {"code": "OperationPreempted", "message": "The world was reset."})
+                return
+            host = server.world.vms[index].host
+            server.world.set_power_at(index, transitional)
+        error = None
+        try:
+            if server.power is not None:
+                server.power.apply(host, running)
+        except Exception as ex:  # noqa: BLE001 - any hook failure becomes the operation's ARM error
+            error = {"code": "InternalExecutionError", "message": f"The sandbox host did not follow: {ex}"}
+        settle_delay()
+        with server.world_lock:
+            index = server.world.find_vm(op.vm_id)
+            if index is not None and server.operations.generation == generation:
+                server.world.set_power_at(index, final if error is None else "unknown")
+        server.operations.finish(op, error)
+
+    def _operation(self, method: str, query: dict[str, str], subscription: str, what: str, op_id: str) -> None:
+        kind = "operations"
+        if method != "GET":
+            self._arm_error(405, "MethodNotAllowed", f"Operations take GET, not {method}.", kind)
+            return
+        if self._unauthorized(kind) or self._fault(kind, subscription) or not self._has_api_version(query, kind):
+            return
+        op = self.server.operations.get(op_id)
+        if op is None:
+            self._arm_error(404, "OperationNotFound", f"The operation '{op_id}' was not found.", kind)
+            return
+        retry = (("Retry-After", _LRO_RETRY_AFTER),)
+        if what == "operations":
+            self._send(200, op.status_body(), retry if op.status == "InProgress" else (), kind=kind)
+        elif op.status == "InProgress":
+            self._send(202, b"", (("Location", self._absolute()), *retry), kind=kind)
+        elif op.status == "Failed":
+            self._send(200, {"error": op.error}, kind=kind)
+        else:
+            self._send(200, b"", kind=kind)
+
+    def _absolute(self) -> str:
+        return f"{self.server.base_url}{self.path}"
+
+    # -- Azure Monitor ----------------------------------------------------------------------------------------------
+    def _metrics(self, method: str, query: dict[str, str], region: str, subscription: str, body: bytes) -> None:
+        kind = "metrics"
+        if method != "POST":
+            self._arm_error(405, "MethodNotAllowed", f"metrics:getBatch takes POST, not {method}.", kind)
+            return
+        if self._unauthorized(kind) or self._fault(kind, subscription) or not self._has_api_version(query, kind):
+            return
+        try:
+            resource_ids = [str(r) for r in json.loads(body or b"{}").get("resourceids") or []]
+        except (ValueError, AttributeError):
+            self._arm_error(400, "BadRequest", 'The request body must be {"resourceids": [...]}.', kind)
+            return
+        wrong = [r for r in resource_ids if not r.lower().startswith(f"/subscriptions/{subscription.lower()}/")]
+        if wrong:
+            self._arm_error(400, "BadRequest", f"Resources {wrong[:3]} are not in subscription {subscription}.", kind)
+            return
+        server = self.server
+        loads = server.power.loads() if server.power is not None else {}
+        with server.world_lock:
+            vms = {}
+            for resource_id in resource_ids:
+                index = server.world.find_vm(resource_id)
+                if index is not None:
+                    vm = server.world.vms[index]
+                    vms[resource_id.lower()] = {
+                        "location": vm.location,
+                        "running": vm.power_state == "running",
+                        "load": loads.get(vm.host or "") or synthetic_load(vm.name),
+                    }
+        try:
+            answer = batch_response(query, resource_ids, vms, region, datetime.now(UTC))
+        except MetricsRequestError as ex:
+            self._arm_error(400, ex.code, str(ex), kind)
+            return
+        self._send(200, answer, kind=kind)
 
     # -- admin --------------------------------------------------------------------------------------------------------
     def _admin(self, method: str, action: str, body: bytes) -> None:
@@ -370,6 +594,24 @@ class ArmHandler(BaseHTTPRequestHandler):
             if not changed:
                 raise LookupError(f"no VM named {spec['name']!r}")
             return {"changed": changed}
+        if (method, action) == ("POST", "scale_sets"):
+            mode = spec.get("orchestration", "Uniform")
+            if mode not in ("Uniform", "Flexible"):
+                raise ValueError("orchestration must be 'Uniform' or 'Flexible'")
+            tags = [(str(k), str(v)) for k, v in (spec.get("tags") or {}).items()]
+            with server.world_lock:
+                made: ScaleSetDef = server.world.make_scale_set(str(spec["name"]), mode, list(spec["hosts"]), tags)
+                members = [vm.name for vm in server.world.vms if vm.scale_set == made.name]
+            return {
+                "name": made.name,
+                "subscription": made.subscription,
+                "resource_group": made.resource_group,
+                "orchestration": made.orchestration,
+                "members": members,
+            }
+        if (method, action) == ("POST", "power_failures"):
+            server.operations.fail_next_start(str(spec["name"]), spec.get("error"))
+            return {"ok": True}
         if (method, action) == ("POST", "tokens/revoke"):
             return {"revoked_tokens": server.entra.revoke_all()}
         if (method, action) == ("GET", "world"):
@@ -378,6 +620,16 @@ class ArmHandler(BaseHTTPRequestHandler):
                     "tenant_id": server.world.tenant_id,
                     "subscriptions": server.world.subscriptions,
                     "vms": server.world.summary(),
+                    "scale_sets": [
+                        {
+                            "name": ss.name,
+                            "subscription": ss.subscription,
+                            "resource_group": ss.resource_group,
+                            "orchestration": ss.orchestration,
+                            "tags": dict(ss.tags),
+                        }
+                        for ss in server.world.scale_sets
+                    ],
                 }
         raise LookupError(f"unknown admin action {method} /_sandbox/{action}")
 

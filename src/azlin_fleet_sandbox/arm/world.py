@@ -17,6 +17,11 @@ World built from sandbox hosts (`world_from_hosts`):
 - extra VMs (never reachable, so never running): `deallocated-1` (deallocated), `stopped-1` (stopped, with the
   hostile tag too), and a second VM named like the first host in another subscription and resource group
   (deallocated). Plus an unattached NIC and a public IP bound to a load balancer, as in the official examples.
+Scale sets (`ScaleSetDef`): a Uniform scale set's instances are VMs named `<scale set>_<instance id>` listed only by
+the scale set's own lists (`virtualMachineScaleSets/{name}/virtualMachines`, `/networkInterfaces`,
+`/publicipaddresses`), with ids scoped to the scale set; a Flexible scale set's members are ordinary VMs that refer
+to it (`properties.virtualMachineScaleSet`). `make_scale_set` turns sandbox host VMs into either (admin API); each
+VM keeps the name of the sandbox host behind it (`host`), for power hooks and metrics.
 Synthetic scale mode (`synthetic_vms`, no noise resources): N running VMs `vm-00001`.. round robin over the
 subscriptions, 8 resource groups each, pools `bench-0`..`bench-9`, one NIC and one public IP (198.18.0.0/15, the
 benchmarking range).
@@ -45,7 +50,10 @@ POWER_DISPLAY = {
     "stopping": "VM stopping",
     "deallocating": "VM deallocating",
 }
-ListKind = Literal["vms", "vms_status", "nics", "public_ips"]
+ListKind = Literal[
+    "vms", "vms_status", "nics", "public_ips", "scale_sets", "vmss_vms", "vmss_vms_view", "vmss_nics", "vmss_public_ips"
+]
+_SUB_KINDS: tuple[ListKind, ...] = ("vms", "vms_status", "nics", "public_ips", "scale_sets")
 
 
 def stable_uuid(name: str) -> str:
@@ -116,6 +124,22 @@ class VmDef:
     vm_size: str = "Standard_D2s_v5"
     rg_case: Literal["lower", "upper"] = "lower"  # how the VM's own id spells its resource group
     ref_case: Literal["lower", "title"] = "lower"  # how its NIC spells the public IP's resource group
+    host: str | None = None  # the sandbox host this VM stands for (power hooks, metrics)
+    scale_set: str | None = None  # name of its scale set (same subscription and resource group)
+    instance_id: str | None = None  # set for Uniform instances only
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleSetDef:
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    orchestration: Literal["Uniform", "Flexible"]
+    tags: tuple[tuple[str, str], ...] = ()
+    admin_user: str = "root"
+    vm_size: str = "Standard_D2s_v5"
+    public_ips: bool = True  # whether instances get a public IP (publicIPAddressConfiguration in the model)
 
 
 def _rg(rg: str, case: str) -> str:
@@ -126,11 +150,23 @@ def _rid(sub: str, rg: str, provider: str, kind: str, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider}/{kind}/{name}"
 
 
+def scale_set_id(sub: str, rg: str, name: str) -> str:
+    return _rid(sub, rg, "Microsoft.Compute", "virtualMachineScaleSets", name)
+
+
+def is_uniform_instance(vm: VmDef) -> bool:
+    return vm.scale_set is not None and vm.instance_id is not None
+
+
 def vm_id(vm: VmDef) -> str:
+    if is_uniform_instance(vm):
+        return f"{scale_set_id(vm.subscription, vm.resource_group, vm.scale_set)}/virtualMachines/{vm.instance_id}"  # type: ignore[arg-type]
     return _rid(vm.subscription, _rg(vm.resource_group, vm.rg_case), "Microsoft.Compute", "virtualMachines", vm.name)
 
 
 def nic_id(vm: VmDef, nic: NicDef) -> str:
+    if is_uniform_instance(vm):
+        return f"{vm_id(vm)}/networkInterfaces/{nic.name}"
     return _rid(vm.subscription, vm.resource_group, "Microsoft.Network", "networkInterfaces", nic.name)
 
 
@@ -139,7 +175,16 @@ def pip_name(nic: NicDef) -> str:
 
 
 def pip_id(vm: VmDef, nic: NicDef, case: str = "lower") -> str:
+    if is_uniform_instance(vm):
+        return f"{nic_id(vm, nic)}/ipConfigurations/ipconfig1/publicIPAddresses/{pip_name(nic)}"
     return _rid(vm.subscription, _rg(vm.resource_group, case), "Microsoft.Network", "publicIPAddresses", pip_name(nic))
+
+
+def _computer_name(vm: VmDef) -> str:
+    # Uniform instances are named <prefix><6-digit instance number> inside the guest.
+    if is_uniform_instance(vm):
+        return f"{vm.scale_set}{int(vm.instance_id or 0):06d}"
+    return vm.name
 
 
 def vm_json(vm: VmDef) -> dict[str, Any]:
@@ -155,9 +200,13 @@ def vm_json(vm: VmDef) -> dict[str, Any]:
     }
     if vm.zones:
         body["zones"] = list(vm.zones)
+    if is_uniform_instance(vm):
+        # VirtualMachineScaleSetVMs_List items: instanceId and sku at the top, the size in sku only.
+        body["instanceId"] = vm.instance_id
+        body["sku"] = {"name": vm.vm_size, "tier": "Standard"}
     body["properties"] = {
         "vmId": uid,
-        "hardwareProfile": {"vmSize": vm.vm_size},
+        "hardwareProfile": {} if is_uniform_instance(vm) else {"vmSize": vm.vm_size},
         "storageProfile": {
             "imageReference": {
                 "publisher": "Canonical",
@@ -187,7 +236,7 @@ def vm_json(vm: VmDef) -> dict[str, Any]:
             "dataDisks": [],
         },
         "osProfile": {
-            "computerName": vm.name,
+            "computerName": _computer_name(vm),
             "adminUsername": vm.admin_user,
             "linuxConfiguration": {
                 "disablePasswordAuthentication": True,
@@ -216,13 +265,92 @@ def vm_json(vm: VmDef) -> dict[str, Any]:
         "provisioningState": "Succeeded",
         "timeCreated": CREATED,
     }
+    if is_uniform_instance(vm):
+        body["properties"] = {"latestModelApplied": True, "modelDefinitionApplied": "VirtualMachineScaleSet"} | body[
+            "properties"
+        ]
+    elif vm.scale_set is not None:
+        body["properties"]["virtualMachineScaleSet"] = {
+            "id": scale_set_id(vm.subscription, vm.resource_group, vm.scale_set)
+        }
     return body
+
+
+def scale_set_json(scale_set: ScaleSetDef, capacity: int) -> dict[str, Any]:
+    """The scale set as VirtualMachineScaleSets_ListAll returns it."""
+    ss = scale_set
+    rg = ss.resource_group
+    ipconfig: dict[str, Any] = {
+        "name": "ipconfig1",
+        "properties": {
+            "primary": True,
+            "subnet": {
+                "id": f"/subscriptions/{ss.subscription}/resourceGroups/{rg}/providers/Microsoft.Network/"
+                f"virtualNetworks/{rg}-vnet/subnets/default"
+            },
+            "privateIPAddressVersion": "IPv4",
+        },
+    }
+    if ss.public_ips:
+        ipconfig["properties"]["publicIPAddressConfiguration"] = {
+            "name": "pub",
+            "properties": {"idleTimeoutInMinutes": 15, "publicIPAddressVersion": "IPv4"},
+        }
+    profile = {
+        "osProfile": {
+            "computerNamePrefix": ss.name,
+            "adminUsername": ss.admin_user,
+            "linuxConfiguration": {"disablePasswordAuthentication": True, "provisionVMAgent": True},
+        },
+        "storageProfile": {
+            "osDisk": {"createOption": "FromImage", "caching": "ReadWrite", "osType": "Linux"},
+            "imageReference": {
+                "publisher": "Canonical",
+                "offer": "ubuntu-24_04-lts",
+                "sku": "server",
+                "version": "latest",
+            },
+        },
+        "networkProfile": {
+            "networkInterfaceConfigurations": [
+                {
+                    "name": f"{ss.name}-nic",
+                    "properties": {
+                        "primary": True,
+                        "enableAcceleratedNetworking": True,
+                        "ipConfigurations": [ipconfig],
+                    },
+                }
+            ]
+        },
+    }
+    props: dict[str, Any] = {
+        "singlePlacementGroup": False,
+        "orchestrationMode": ss.orchestration,
+        "virtualMachineProfile": profile,
+        "provisioningState": "Succeeded",
+        "uniqueId": stable_uuid(f"vmss/{ss.subscription}/{rg}/{ss.name}"),
+        "timeCreated": CREATED,
+    }
+    if ss.orchestration == "Uniform":
+        props |= {"upgradePolicy": {"mode": "Manual"}, "overprovision": False}
+    else:
+        props["platformFaultDomainCount"] = 1
+    return {
+        "name": ss.name,
+        "id": scale_set_id(ss.subscription, rg, ss.name),
+        "type": "Microsoft.Compute/virtualMachineScaleSets",
+        "location": ss.location,
+        "tags": dict(ss.tags),
+        "sku": {"name": ss.vm_size, "tier": "Standard", "capacity": capacity},
+        "properties": props,
+    }
 
 
 def instance_view_json(vm: VmDef) -> dict[str, Any]:
     """The run-time status block: `statuses` holds `ProvisioningState/succeeded` and `PowerState/<state>`."""
     return {
-        "computerName": vm.name,
+        "computerName": _computer_name(vm),
         "osName": "ubuntu",
         "osVersion": "24.04",
         "statuses": [
@@ -239,6 +367,14 @@ def instance_view_json(vm: VmDef) -> dict[str, Any]:
             },
         ],
     }
+
+
+def vmss_vm_json(vm: VmDef, *, instance_view: bool) -> dict[str, Any]:
+    """A Uniform instance as VirtualMachineScaleSetVMs_List returns it (with `$expand=instanceView`: its statuses)."""
+    body = vm_json(vm)
+    if instance_view:
+        body["properties"]["instanceView"] = instance_view_json(vm)
+    return body
 
 
 def vm_status_json(vm: VmDef, shape: Literal["minimal", "full"] = "minimal") -> dict[str, Any]:
@@ -289,7 +425,9 @@ def nic_json(vm: VmDef, nic: NicDef, *, attached: bool = True) -> dict[str, Any]
         "provisioningState": "Succeeded",
         "vnetEncryptionSupported": False,
     }
-    if attached:
+    if attached and is_uniform_instance(vm):
+        props["virtualMachine"] = {"id": vm_id(vm)}
+    elif attached:
         # The back-reference spells the resource group in lower case even where the VM's own id does not.
         props["virtualMachine"] = {"id": _rid(vm.subscription, rg, "Microsoft.Compute", "virtualMachines", vm.name)}
     return {
@@ -357,10 +495,11 @@ def world_from_hosts(hosts: Iterable[HostRecord], subscriptions: Sequence[str]) 
         if i == 0:
             tags.append(("note", HOSTILE_TAG_VALUE))
         public_ip = None if (i == len(hosts) - 1 and len(hosts) > 1) else f"203.0.113.{10 + i % 240}"
-        nics = [NicDef(f"{host.name}-nic", host.address, public_ip)]
+        nics = [NicDef(f"{host.name}-nic", host.address, None if i == 1 else public_ip)]
         if i == 1:
-            # The secondary NIC comes first in networkProfile: the primary flag, not the order, picks the address.
-            nics.insert(0, NicDef(f"{host.name}-nic2", f"10.99.0.{10 + i}", None, primary=False))
+            # The secondary NIC comes first in networkProfile and holds the VM's only public IP: the primary flag,
+            # not the order, picks the address, and a secondary NIC's public IP is not the VM's address.
+            nics.insert(0, NicDef(f"{host.name}-nic2", f"10.99.0.{10 + i}", public_ip, primary=False))
         vms.append(
             VmDef(
                 subscription=subs[sub_index],
@@ -375,6 +514,7 @@ def world_from_hosts(hosts: Iterable[HostRecord], subscriptions: Sequence[str]) 
                 vm_size="Standard_D2s_v5" if host.cpus <= 2 else f"Standard_D{host.cpus}s_v5",
                 rg_case="upper" if sub_index % 2 else "lower",
                 ref_case="title" if sub_index % 2 else "lower",
+                host=host.name,
             )
         )
     extra_tags = (("azlin-pool", "archive"), ("env", "dev"))
@@ -452,6 +592,51 @@ def synthetic_vms(count: int, subscriptions: Sequence[str], *, start: int = 1) -
     return vms
 
 
+def synthetic_scale_sets(count: int, size: int, subscriptions: Sequence[str]) -> tuple[list[ScaleSetDef], list[VmDef]]:
+    """`count` Uniform scale sets of `size` running instances each, for the scale benchmark: `vmss-01`.. round robin
+    over the subscriptions, pool tag `vmss-bench-<n>` on the scale set only (instances carry no tags), one NIC and
+    one public IP (198.19.0.0/16) per instance."""
+    subs = list(subscriptions)
+    base = int(ipaddress.ip_address("198.19.0.0"))
+    scale_sets, vms = [], []
+    for n in range(1, count + 1):
+        sub = subs[n % len(subs)]
+        location = LOCATIONS[(n % len(subs)) % len(LOCATIONS)]
+        ss = ScaleSetDef(
+            sub,
+            f"rg-vmss-{n % 4}",
+            f"vmss-{n:02d}",
+            location,
+            "Uniform",
+            (("azlin-pool", f"vmss-bench-{n}"), ("env", "dev")),
+            "azureuser",
+        )
+        scale_sets.append(ss)
+        for i in range(size):
+            k = n * size + i
+            vms.append(
+                VmDef(
+                    sub,
+                    ss.resource_group,
+                    f"{ss.name}_{i}",
+                    location,
+                    "running",
+                    (),
+                    "azureuser",
+                    (
+                        NicDef(
+                            f"{ss.name}-nic",
+                            f"10.{128 + n}.{(i >> 8) & 255}.{i & 255}",
+                            str(ipaddress.ip_address(base + k)),
+                        ),
+                    ),
+                    scale_set=ss.name,
+                    instance_id=str(i),
+                )
+            )
+    return scale_sets, vms
+
+
 def _dump(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -468,23 +653,53 @@ class World:
     vms: list[VmDef]
     status_shape: Literal["minimal", "full"] = "minimal"
     noise: bool = True  # add the unattached NIC and the load balancer's public IP
+    scale_sets: list[ScaleSetDef] = field(default_factory=list)
     items: dict[tuple[str, ListKind], list[tuple[str, bytes]]] = field(default_factory=dict)
+    # (subscription, resource group lower, scale set lower, kind) -> items of that scale set's own lists
+    scale_set_items: dict[tuple[str, str, str, ListKind], list[bytes]] = field(default_factory=dict)
+    # lower-cased VM (or instance) id -> index in vms
+    index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.render()
 
     def render(self) -> None:
         items: dict[tuple[str, ListKind], list[tuple[str, bytes]]] = {
-            (sub, kind): [] for sub in self.subscriptions for kind in ("vms", "vms_status", "nics", "public_ips")
+            (sub, kind): [] for sub in self.subscriptions for kind in _SUB_KINDS
         }
+        per_set: dict[tuple[str, str, str, ListKind], list[bytes]] = {}
+        capacity: dict[tuple[str, str, str], int] = {}
+        for ss in self.scale_sets:
+            key = (ss.subscription, ss.resource_group.lower(), ss.name.lower())
+            for kind in ("vmss_vms", "vmss_vms_view", "vmss_nics", "vmss_public_ips"):
+                per_set[(*key, kind)] = []  # type: ignore[index]
         for vm in sorted(self.vms, key=lambda v: (v.resource_group, v.name)):
             rg = vm.resource_group.lower()
+            if vm.scale_set is not None:
+                key = (vm.subscription, rg, vm.scale_set.lower())
+                capacity[key] = capacity.get(key, 0) + 1
+            if is_uniform_instance(vm):
+                key = (vm.subscription, rg, vm.scale_set.lower())  # type: ignore[union-attr]
+                per_set.setdefault((*key, "vmss_vms"), []).append(_dump(vmss_vm_json(vm, instance_view=False)))  # type: ignore[arg-type]
+                per_set.setdefault((*key, "vmss_vms_view"), []).append(_dump(vmss_vm_json(vm, instance_view=True)))  # type: ignore[arg-type]
+                for nic in vm.nics:
+                    per_set.setdefault((*key, "vmss_nics"), []).append(_dump(nic_json(vm, nic)))  # type: ignore[arg-type]
+                    if nic.public_ip is not None:
+                        per_set.setdefault((*key, "vmss_public_ips"), []).append(_dump(pip_json(vm, nic)))  # type: ignore[arg-type]
+                continue
             items[(vm.subscription, "vms")].append((rg, _dump(vm_json(vm))))
             items[(vm.subscription, "vms_status")].append((rg, _dump(vm_status_json(vm, self.status_shape))))
             for nic in vm.nics:
                 items[(vm.subscription, "nics")].append((rg, _dump(nic_json(vm, nic))))
                 if nic.public_ip is not None:
                     items[(vm.subscription, "public_ips")].append((rg, _dump(pip_json(vm, nic))))
+        for ss in sorted(self.scale_sets, key=lambda x: (x.resource_group, x.name)):
+            key = (ss.subscription, ss.resource_group.lower(), ss.name.lower())
+            items[(ss.subscription, "scale_sets")].append(
+                (ss.resource_group.lower(), _dump(scale_set_json(ss, capacity.get(key, 0))))
+            )
+        self.scale_set_items = per_set
+        self.index = {vm_id(vm).lower(): i for i, vm in enumerate(self.vms)}
         if self.vms and self.noise:
             # Noise every real subscription has: a NIC nobody uses, a public IP on a load balancer.
             first = self.vms[0]
@@ -507,6 +722,74 @@ class World:
         rg = resource_group.lower()
         return [raw for item_rg, raw in entries if item_rg == rg]
 
+    def list_scale_set_items(
+        self, subscription: str, resource_group: str, name: str, kind: ListKind
+    ) -> list[bytes] | None:
+        """The serialised items of one scale set's own list, or None when there is no such scale set."""
+        return self.scale_set_items.get((subscription, resource_group.lower(), name.lower(), kind))
+
+    def find_vm(self, resource_id: str) -> int | None:
+        """Index in `vms` of the VM (or Uniform instance) with this id (case-insensitive), or None."""
+        return self.index.get(resource_id.rstrip("/").lower())
+
+    def set_power_at(self, index: int, state: str) -> VmDef:
+        """Set one VM's power state (by index) and re-render; returns the updated VM."""
+        self.vms[index] = replace(self.vms[index], power_state=state)
+        self.render()
+        return self.vms[index]
+
+    def make_scale_set(
+        self,
+        name: str,
+        orchestration: Literal["Uniform", "Flexible"],
+        hosts: Sequence[str],
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> ScaleSetDef:
+        """Turn the VMs standing for `hosts` into the members of a new scale set `name` (in the first one's
+        subscription and resource group). Uniform: instances `<name>_<i>` with the primary NIC only and no tags of
+        their own but `sandbox-ssh-port`; Flexible: the same VMs, referring to the scale set."""
+        members = [i for host in hosts for i, vm in enumerate(self.vms) if vm.host == host and vm.scale_set is None]
+        found = {self.vms[i].host for i in members}
+        missing = [h for h in hosts if h not in found]
+        if missing or not hosts:
+            raise LookupError(f"no VM stands for sandbox host(s) {missing or list(hosts)}")
+        first = self.vms[members[0]]
+        ss = ScaleSetDef(
+            first.subscription,
+            first.resource_group,
+            name,
+            first.location,
+            orchestration,
+            tuple(tags),
+            first.admin_user,
+            first.vm_size,
+        )
+        for k, i in enumerate(members):
+            vm = self.vms[i]
+            moved = replace(
+                vm,
+                subscription=ss.subscription,
+                resource_group=ss.resource_group,
+                location=ss.location,
+                rg_case="lower",
+                ref_case="lower",
+                scale_set=name,
+            )
+            if orchestration == "Uniform":
+                primary = next(n for n in vm.nics if n.primary)
+                moved = replace(
+                    moved,
+                    name=f"{name}_{k}",
+                    instance_id=str(k),
+                    tags=tuple(kv for kv in vm.tags if kv[0] == "sandbox-ssh-port"),
+                    nics=(NicDef(f"{name}-nic", primary.private_ip, primary.public_ip or f"203.0.114.{10 + k}"),),
+                    zones=(),
+                )
+            self.vms[i] = moved
+        self.scale_sets.append(ss)
+        self.render()
+        return ss
+
     def set_power(self, name: str, state: str, subscription: str | None = None) -> int:
         """Set the power state of every VM called `name` (in `subscription` if given); returns how many changed."""
         if state not in POWER_DISPLAY:
@@ -527,11 +810,14 @@ class World:
                 "subscription": vm.subscription,
                 "resource_group": vm.resource_group,
                 "name": vm.name,
+                "location": vm.location,
                 "power_state": vm.power_state,
                 "private_ips": [n.private_ip for n in vm.nics],
                 "public_ips": [n.public_ip for n in vm.nics if n.public_ip],
                 "tags": dict(vm.tags),
                 "id": vm_id(vm),
+                "host": vm.host,
+                "scale_set": vm.scale_set,
             }
             for vm in self.vms
         ]

@@ -97,6 +97,12 @@ def test_primary_nic_carries_the_host_address_and_the_public_ip_joins(world):
         assert conf["privateIPAddress"] == host.address
         if host is HOSTS[-1]:
             assert "publicIPAddress" not in conf
+        elif host is HOSTS[1]:
+            # web-2's only public IP is on its secondary NIC.
+            assert "publicIPAddress" not in conf
+            (secondary,) = [n for n in attached if not n["properties"]["primary"]]
+            ref = secondary["properties"]["ipConfigurations"][0]["properties"]["publicIPAddress"]["id"]
+            assert pips[ref.lower()]["properties"]["ipAddress"].startswith("203.0.113.")
         else:
             assert pips[conf["publicIPAddress"]["id"].lower()]["properties"]["ipAddress"].startswith("203.0.113.")
     # web-2 has two NICs; its networkProfile lists the non-primary one first.
@@ -150,3 +156,60 @@ def test_synthetic_world_is_big_fast_and_uniform():
     assert sum(len(world.list_items(s, "nics")) for s in subs) == 10_000
     pips = [json.loads(raw)["properties"]["ipAddress"] for s in subs for raw in world.list_items(s, "public_ips")]
     assert len(set(pips)) == 10_000 and all(p.startswith("198.1") for p in pips)
+
+
+def test_make_scale_set_moves_hosts_into_uniform_lists_and_flexible_refs(world):
+    uniform = world.make_scale_set("web-vmss", "Uniform", ["web-1", "web-2"], [("azlin-pool", "runners")])
+    world.make_scale_set("ci-flex", "Flexible", ["ci-1"])
+    sub, rg = uniform.subscription, uniform.resource_group
+    names = [vm["name"] for vm in items(world, "vms")]
+    assert names.count("web-1") == 1  # only the deallocated twin in rg-twins is left in the VM list
+    assert "web-2" not in names and "ci-1" in names
+    instances = [json.loads(raw) for raw in world.list_scale_set_items(sub, rg.upper(), "WEB-VMSS", "vmss_vms_view")]
+    assert [(i["name"], i["instanceId"]) for i in instances] == [("web-vmss_0", "0"), ("web-vmss_1", "1")]
+    assert instances[0]["properties"]["instanceView"]["statuses"][-1]["code"] == "PowerState/running"
+    assert (
+        "instanceView" not in json.loads(world.list_scale_set_items(sub, rg, "web-vmss", "vmss_vms")[0])["properties"]
+    )
+    nics = [json.loads(raw) for raw in world.list_scale_set_items(sub, rg, "web-vmss", "vmss_nics")]
+    assert [n["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"] for n in nics] == [
+        HOSTS[0].address,
+        HOSTS[1].address,
+    ]
+    assert nics[0]["id"].startswith(instances[0]["id"] + "/networkInterfaces/")
+    pips = world.list_scale_set_items(sub, rg, "web-vmss", "vmss_public_ips")
+    assert len(pips) == 2
+    sets = {s["name"]: s for s in items(world, "scale_sets")}
+    assert sets["web-vmss"]["properties"]["orchestrationMode"] == "Uniform" and sets["web-vmss"]["sku"]["capacity"] == 2
+    assert sets["web-vmss"]["tags"] == {"azlin-pool": "runners"}
+    flex = next(vm for vm in items(world, "vms") if vm["name"] == "ci-1")
+    assert flex["properties"]["virtualMachineScaleSet"]["id"] == sets["ci-flex"]["id"]
+    assert world.list_scale_set_items(sub, rg, "nope", "vmss_vms") is None
+
+
+def test_find_vm_and_set_power_at_reach_uniform_instances(world):
+    made = world.make_scale_set("web-vmss", "Uniform", ["web-1"])
+    instance_id = (
+        f"/subscriptions/{made.subscription}/resourceGroups/{made.resource_group.upper()}/providers/"
+        "Microsoft.Compute/virtualMachineScaleSets/web-vmss/virtualMachines/0"
+    )
+    index = world.find_vm(instance_id)
+    assert index is not None and world.vms[index].host == "web-1"
+    world.set_power_at(index, "deallocated")
+    view = json.loads(
+        world.list_scale_set_items(made.subscription, made.resource_group, "web-vmss", "vmss_vms_view")[0]
+    )
+    assert view["properties"]["instanceView"]["statuses"][-1]["code"] == "PowerState/deallocated"
+
+
+def test_synthetic_scale_sets():
+    from azlin_fleet_sandbox.arm.world import synthetic_scale_sets
+
+    sets, vms = synthetic_scale_sets(3, 10, SUBS)
+    assert [s.name for s in sets] == ["vmss-01", "vmss-02", "vmss-03"]
+    assert len(vms) == 30 and len({v.nics[0].public_ip for v in vms}) == 30
+    world = World("t", SUBS, vms, scale_sets=sets, noise=False)
+    assert items(world, "vms") == []  # Uniform instances only in their scale sets' lists
+    assert (
+        sum(len(world.list_scale_set_items(s.subscription, s.resource_group, s.name, "vmss_vms")) for s in sets) == 30
+    )

@@ -53,7 +53,7 @@ def plugin_class():
     return type(inventory_loader.get("azlin.fleet.azure_pools"))
 
 
-def run_plugin(plugin_class, tmp_path: Path, **options) -> InventoryData:
+def run_plugin(plugin_class, tmp_path: Path, fetched: dict | None = None, **options) -> InventoryData:
     """parse() a config with ``options`` after caching the fixture's fetched data under the plugin's own key."""
     cache_dir = tmp_path / "cache"
     config = {
@@ -76,7 +76,7 @@ def run_plugin(plugin_class, tmp_path: Path, **options) -> InventoryData:
     cache = get_cache_plugin(
         "ansible.builtin.jsonfile", _uri=str(cache_dir), _prefix="ansible_inventory_", _timeout=3600
     )
-    cache[plugin.get_cache_key(str(path))] = fleet_fetched()
+    cache[plugin.get_cache_key(str(path))] = fetched or fleet_fetched()
     cache.set_cache()
     inventory = InventoryData()
     plugin.parse(inventory, DataLoader(), str(path), cache=True)
@@ -169,3 +169,21 @@ def test_filters_and_hostname_source(plugin_class, tmp_path):
 def test_config_errors(plugin_class, tmp_path, options, message):
     with pytest.raises(AnsibleError, match=message):
         run_plugin(plugin_class, tmp_path, **options)
+
+
+def test_scale_set_instances_get_vmss_groups_and_vars(plugin_class, tmp_path):
+    doc = json.loads((ARM / "vmss_pages.json").read_text())
+    data = {k: doc[k] for k in ("scale_sets", "vmss_vms", "vmss_nics", "vmss_public_ips", "vms", "nics", "public_ips")}
+    fetched = {"subscriptions": {doc["subscription"]: data}, "failures": {}, "pages": 8, "skipped": []}
+    inventory = run_plugin(plugin_class, tmp_path, fetched=fetched, power_states=["running", "deallocated"])
+    assert members(inventory, "vmss_ci_runners") == ["ci-runners_0", "ci-runners_1", "ci-runners_2"]
+    assert members(inventory, "pool_ci_runners") == ["ci-runners_0", "ci-runners_1", "ci-runners_2"]
+    assert members(inventory, "vmss_web_flex") == ["web-flex-a1"]
+    assert members(inventory, "powerstate_deallocated") == ["ci-runners_2"]
+    one = inventory.get_host("ci-runners_1").vars
+    assert (one["azure_vmss_name"], one["azure_vmss_instance_id"], one["ansible_host"]) == (
+        "ci-runners",
+        "1",
+        "198.51.100.21",
+    )
+    assert inventory.get_host("ci-runners_2").vars["ansible_host"] == "10.5.0.6"  # no public IP: private

@@ -111,3 +111,39 @@ def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         settings.auth_source = "cli"  # type: ignore[misc]
     assert isinstance(settings, AuthSettings)
+
+
+def test_action_options_come_from_args_then_inventory_file_then_environment():
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import auth_options_for
+
+    options = auth_options_for(
+        {"client_id": "from-task", "max_retries": 0},
+        {"client_id": "from-file", "tenant_id": "tenant-file", "metrics_endpoint": "https://m/{region}"},
+        {
+            "AZURE_TENANT_ID": "tenant-env",
+            "AZURE_SECRET": "s-awx",
+            "AZURE_CLIENT_SECRET": "s-sdk",
+            "AZURE_CLIENT_ID": "e",
+        },
+    )
+    assert options["client_id"] == "from-task"
+    assert options["tenant_id"] == "tenant-file"
+    assert options["client_secret"] == "s-awx"  # AWX's name first, as in the inventory
+    assert options["max_retries"] == 0  # a falsy task value still wins
+    assert options["metrics_endpoint"] == "https://m/{region}"
+    assert options["arm_endpoint"] is None and options["retry_timeout"] is None
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (["/etc/ansible/hosts", "/x/fleet.azure_pools.yml", "/y/b.azure_pools.yaml"], "/x/fleet.azure_pools.yml"),
+        (["/x/static.yml"], None),
+        ([], None),
+    ],
+    ids=["first-azure-pools-file", "none", "no-sources"],
+)
+def test_inventory_config_path(sources, expected):
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import inventory_config_path
+
+    assert inventory_config_path(sources) == expected

@@ -35,6 +35,7 @@ PATHS = {
     "vms": "/providers/Microsoft.Compute/virtualMachines",
     "nics": "/providers/Microsoft.Network/networkInterfaces",
     "public_ips": "/providers/Microsoft.Network/publicIPAddresses",
+    "scale_sets": "/providers/Microsoft.Compute/virtualMachineScaleSets",
 }
 
 
@@ -121,7 +122,7 @@ def make_clients(pages: ArmPages, credential=None, *, max_retries: int = 2, retr
 
 
 def list_url(sub: str, kind: str, **query: str) -> str:
-    version = azure_fetch.COMPUTE_API_VERSION if kind == "vms" else azure_fetch.NETWORK_API_VERSION
+    version = azure_fetch.COMPUTE_API_VERSION if kind in ("vms", "scale_sets") else azure_fetch.NETWORK_API_VERSION
     extra = "".join(f"&{k}={v}" for k, v in query.items())
     return f"{BASE}/subscriptions/{sub}{PATHS[kind]}?api-version={version}{extra}"
 
@@ -135,6 +136,8 @@ def serve_fleet(pages: ArmPages) -> None:
             ("vms", data["vm_model_pages"], {}),
             ("nics", data["nic_pages"], {}),
             ("public_ips", data["pip_pages"], {}),
+            # These subscriptions have no scale set: one empty page each.
+            ("scale_sets", [{"value": []}], {}),
         ]
         for kind, kind_pages, query in lists:
             for index, page in enumerate(kind_pages or []):
@@ -166,8 +169,8 @@ def test_fetch_fleet_makes_list_calls_only_and_lists_models_only_when_needed():
     # S1's status-only items lack networkProfile -> one model list; S2's carry the full model -> none.
     assert [vm["name"] for vm in fetched["subscriptions"][S1]["vm_models"]] == ["web-1", "db-1", "old-1"]
     assert fetched["subscriptions"][S2]["vm_models"] is None
-    # S1: 2 status pages + 1 model page + 1 NIC page + 1 public IP page; S2: 2 + 2 NIC pages + 1.
-    assert fetched["pages"] == 10 == len(pages.calls)
+    # S1: 2 status pages + 1 model page + 1 NIC page + 1 public IP page + 1 scale set page; S2: 2 + 2 NIC pages + 1 + 1.
+    assert fetched["pages"] == 12 == len(pages.calls)
     assert not any("instanceView" in path or "/virtualMachines/" in path for path, _, _ in pages.calls)
     names = [(r.subscription_id, r.name, r.private_ip) for r in azure_vms.normalize_fleet(fetched)]
     assert names == [
@@ -304,3 +307,74 @@ def test_partial_failure_is_an_error_when_asked_or_when_nothing_is_left(listed, 
 
 def test_no_failure_no_warning():
     assert azure_fetch.partial_failure_warnings({"subscriptions": {S1: {}}, "failures": {}}, fail_on_partial=True) == []
+
+
+# -- scale sets ----------------------------------------------------------------------------------------------------
+VMSS = json.loads((ARM / "vmss_pages.json").read_text())
+
+
+def serve_scale_sets(pages: ArmPages) -> str:
+    """One subscription with the fixture's scale sets; the Uniform one's instance list comes in two pages."""
+    sub = VMSS["subscription"]
+    pages.add(list_url(sub, "vms", statusOnly="true"), Reply(body={"value": VMSS["vms"]}))
+    pages.add(list_url(sub, "nics"), Reply(body={"value": VMSS["nics"]}))
+    pages.add(list_url(sub, "public_ips"), Reply(body={"value": []}))
+    pages.add(list_url(sub, "scale_sets"), Reply(body={"value": VMSS["scale_sets"]}))
+    uniform = VMSS["scale_sets"][0]["id"]
+    compute_q = f"api-version={azure_fetch.COMPUTE_API_VERSION}"
+    network_q = f"api-version={azure_fetch.VMSS_NETWORK_API_VERSION}"
+    first = f"{BASE}{uniform}/virtualMachines?{compute_q}&$expand=instanceView"
+    pages.add(first, Reply(body={"value": VMSS["vmss_vms"][:2], "nextLink": f"{first}&$skiptoken=2"}))
+    pages.add(f"{first}&$skiptoken=2", Reply(body={"value": VMSS["vmss_vms"][2:]}))
+    pages.add(
+        f"{BASE}{uniform}/networkInterfaces?{network_q}",
+        Reply(429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "1"}),
+        Reply(body={"value": VMSS["vmss_nics"]}),
+    )
+    pages.add(f"{BASE}{uniform}/publicipaddresses?{network_q}", Reply(body={"value": VMSS["vmss_public_ips"]}))
+    return sub
+
+
+def test_uniform_scale_sets_add_their_own_lists_and_flexible_ones_none():
+    pages = ArmPages()
+    sub = serve_scale_sets(pages)
+    fetched = azure_fetch.fetch_fleet(make_clients(pages), [sub])
+    assert fetched["failures"] == {}
+    paths = [path for path, _, _ in pages.calls]
+    # 4 subscription lists + 2 instance pages + NICs (one 429, retried) + public IPs; nothing for Web-Flex.
+    assert len(pages.calls) == 4 + 2 + 2 + 1
+    assert fetched["pages"] == 4 + 2 + 1 + 1
+    assert not any("web-flex" in p.lower() for p in paths)
+    assert not any(p.rstrip("/").split("/")[-1].isdigit() for p in paths)  # never one instance at a time
+    data = fetched["subscriptions"][sub]
+    assert [v["name"] for v in data["vmss_vms"]] == ["ci-runners_0", "ci-runners_1", "ci-runners_2"]
+    names = {r.name: r for r in azure_vms.normalize_fleet(fetched)}
+    assert sorted(names) == ["ci-runners_0", "ci-runners_1", "ci-runners_2", "web-flex-a1"]
+    assert names["ci-runners_1"].public_ip == "198.51.100.21" and names["ci-runners_2"].power_state == "deallocated"
+
+
+@pytest.mark.parametrize(
+    ("scale_set", "expected"),
+    [
+        (VMSS["scale_sets"][0], ["vmss_vms", "vmss_nics", "vmss_public_ips"]),
+        (VMSS["scale_sets"][1], []),
+        ({**VMSS["scale_sets"][0], "properties": {"orchestrationMode": "Uniform"}}, ["vmss_vms", "vmss_nics"]),
+    ],
+    ids=["uniform-with-public-ips", "flexible", "uniform-without-public-ips"],
+)
+def test_uniform_scale_set_lists(scale_set, expected):
+    assert [kind for _, kind in azure_fetch.uniform_scale_set_lists([scale_set])] == expected
+
+
+def test_a_failing_scale_set_list_fails_its_subscription_by_name():
+    pages = ArmPages()
+    sub = serve_scale_sets(pages)
+    uniform = VMSS["scale_sets"][0]["id"]
+    pages.add(
+        f"{BASE}{uniform}/publicipaddresses?api-version={azure_fetch.VMSS_NETWORK_API_VERSION}",
+        Reply(403, {"error": {"code": "AuthorizationFailed", "message": "no"}}),
+    )
+    fetched = azure_fetch.fetch_fleet(make_clients(pages), [sub])
+    assert fetched["subscriptions"] == {}
+    assert "public IP addresses of scale set 'ci-runners'" in fetched["failures"][sub]
+    assert "403" in fetched["failures"][sub]

@@ -79,6 +79,9 @@ def test_status_only_items_without_model_are_joined_to_models_case_insensitively
         computer_name="web-1",
         zone="1",
         vm_id="vmid-web-1-rg-web",
+        primary_private_ip="10.0.0.4",
+        primary_public_ip="203.0.113.10",
+        primary_public_fqdn="web-1.eastus.cloudapp.azure.com",
     )
 
 
@@ -275,6 +278,10 @@ def test_hostvars_for(records):
         "azure_computer_name": "web-1",
         "azure_zone": "1",
         "azure_admin_user": "azureuser",
+        "azure_vmss_name": None,
+        "azure_vmss_id": None,
+        "azure_vmss_instance_id": None,
+        "azure_vmss_orchestration": None,
     }
 
 
@@ -370,3 +377,127 @@ def test_summarize_listing():
 )
 def test_group_name(args, expected):
     assert azure_vms.group_name(*args) == expected
+
+
+# -- scale sets and the primary NIC ------------------------------------------------------------------------------------
+VMSS = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "arm" / "vmss_pages.json").read_text())
+
+
+@pytest.fixture
+def vmss_records() -> dict[str, VmRecord]:
+    fetched = {
+        "subscriptions": {VMSS["subscription"]: {k: VMSS[k] for k in VMSS if k not in ("_comment", "subscription")}}
+    }
+    return {r.name: r for r in azure_vms.normalize_fleet(fetched)}
+
+
+def test_uniform_instances_become_records_with_their_scale_set(vmss_records):
+    assert sorted(vmss_records) == ["ci-runners_0", "ci-runners_1", "ci-runners_2", "web-flex-a1"]
+    first = vmss_records["ci-runners_0"]
+    assert (first.vmss_name, first.vmss_instance_id, first.vmss_orchestration) == ("ci-runners", "0", "Uniform")
+    assert first.vmss_id.endswith("/virtualMachineScaleSets/ci-runners")
+    assert (first.private_ip, first.public_ip, first.size, first.power_state) == (
+        "10.5.0.4",
+        "198.51.100.20",
+        "Standard_D4s_v5",  # from the instance's sku: Uniform instances have no hardwareProfile.vmSize
+        "running",
+    )
+    assert vmss_records["ci-runners_2"].power_state == "deallocated"
+    assert vmss_records["ci-runners_2"].public_ip is None
+
+
+def test_instances_take_the_scale_set_tags_overlaid_with_their_own(vmss_records):
+    assert vmss_records["ci-runners_0"].tags == {"azlin-pool": "ci-runners", "env": "ci"}
+    assert vmss_records["ci-runners_1"].tags == {"azlin-pool": "ci-runners", "env": "ci", "role": "builder"}
+    assert azure_vms.pools_of(vmss_records["ci-runners_1"]) == ["ci-runners"]
+
+
+def test_flexible_members_are_marked_and_keep_their_own_tags(vmss_records):
+    flex = vmss_records["web-flex-a1"]
+    assert (flex.vmss_name, flex.vmss_instance_id, flex.vmss_orchestration) == ("Web-Flex", None, "Flexible")
+    # The scale set's tags apply to its members too (pool from the scale set).
+    assert flex.tags == {"azlin-pool": "web-flex", "env": "prod"}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ci-runners_1", "vmss_ci_runners"),
+        ("web-flex-a1", "vmss_web_flex"),  # lower-cased, like rg_ and location_
+    ],
+    ids=["uniform", "flexible"],
+)
+def test_scale_set_group(vmss_records, name, expected):
+    groups = azure_vms.groups_for(vmss_records[name])
+    assert expected in groups
+    assert [g for g in groups if g.startswith("vmss_")] == [expected]
+
+
+def test_scale_set_hostvars(vmss_records):
+    hv = azure_vms.hostvars_for(vmss_records["ci-runners_1"])
+    assert (hv["azure_vmss_name"], hv["azure_vmss_instance_id"], hv["azure_vmss_orchestration"]) == (
+        "ci-runners",
+        "1",
+        "Uniform",
+    )
+    assert hv["ansible_host"] == "198.51.100.21" and hv["ansible_user"] == "runner"
+    assert azure_vms.hostvars_for(vmss_records["web-flex-a1"])["azure_vmss_id"].endswith("/Web-Flex")
+
+
+def _two_nics(primary_public: str | None, secondary_public: str | None) -> VmRecord:
+    vm = {
+        "name": "multi",
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/multi",
+        "properties": {
+            "networkProfile": {
+                "networkInterfaces": [
+                    {"id": "/x/nic-b", "properties": {"primary": False}},
+                    {"id": "/x/nic-a", "properties": {"primary": True}},
+                ]
+            }
+        },
+    }
+
+    def nic(name: str, configs: list[tuple[str, str | None, bool]]) -> dict:
+        return {
+            "id": f"/x/{name}",
+            "properties": {
+                "ipConfigurations": [
+                    {
+                        "properties": {
+                            "primary": primary,
+                            "privateIPAddress": private,
+                            **({"publicIPAddress": {"id": f"/pip/{public}"}} if public else {}),
+                        }
+                    }
+                    for private, public, primary in configs
+                ]
+            },
+        }
+
+    pips = [{"id": f"/pip/{a}", "properties": {"ipAddress": a}} for a in (primary_public, secondary_public) if a]
+    nics = [
+        nic("nic-a", [("10.0.0.5", None, False), ("10.0.0.4", primary_public, True)]),
+        nic("nic-b", [("10.9.0.4", secondary_public, True)]),
+    ]
+    (record,) = azure_vms.normalize_vms([vm], nics, pips)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("primary_public", "secondary_public", "preference", "expected"),
+    [
+        (None, "203.0.113.9", ["public_ip", "private_ip"], "10.0.0.4"),
+        ("203.0.113.8", "203.0.113.9", ["public_ip", "private_ip"], "203.0.113.8"),
+        (None, "203.0.113.9", ["public_ip", "any_public_ip", "private_ip"], "203.0.113.9"),
+        (None, None, ["any_public_ip", "private_ip"], "10.0.0.4"),
+    ],
+    ids=["secondary-public-ip-is-not-the-address", "primary-public-ip", "opt-in-secondary", "no-public-ip-at-all"],
+)
+def test_ansible_host_is_the_primary_nic_primary_ipconfig(primary_public, secondary_public, preference, expected):
+    record = _two_nics(primary_public, secondary_public)
+    assert azure_vms.ansible_host_for(record, preference)[0] == expected
+    assert record.private_ip == "10.0.0.4"  # the primary ipconfig of the primary NIC, not the first listed
+    assert record.public_ip == primary_public
+    assert record.private_ips == ("10.0.0.4", "10.0.0.5", "10.9.0.4")  # every address, primary NIC first
+    assert record.public_ips == tuple(a for a in (primary_public, secondary_public) if a)
