@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 # Documentation: plugins/modules/plan.py (ansible-doc -t module azlin.fleet.plan).
+import os
 import traceback
 import uuid
 from dataclasses import replace
@@ -13,13 +14,25 @@ from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError, FleetValidationError
-from ansible_collections.azlin.fleet.plugins.plugin_utils.fleet_plan import PLAN_VARS, plan_fleet, read_plan_vars
+from ansible_collections.azlin.fleet.plugins.plugin_utils.fleet_plan import (
+    PLAN_VARS,
+    plan_fleet,
+    read_plan_vars,
+    sleeping_hosts,
+)
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import resolve_scripts
 
 display = Display()
 
 #: The fact later plays read: hostvars['localhost']['ansible_facts'][FACT] (delegate_facts on localhost).
 FACT = "fleet_run"
+#: The wake plays' own fact: the VMs to start and return (None when nothing is woken).
+WAKE_FACT = "fleet_wake"
+
+
+def _state_home() -> Path:
+    """Where a run keeps state that must outlive it (the VMs it woke): $XDG_STATE_HOME, else ~/.local/state."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 def _read_text(path: str) -> str:
@@ -69,13 +82,21 @@ class ActionModule(ActionBase):
                                        templar=self._templar)
             selected = set(lookup.run([plan.targets], variables=task_vars))
             plan = replace(plan, hosts=tuple(h for h in hosts if h in selected))
+        if values.get("fleet_wake"):
+            hostvars = task_vars["hostvars"]
+            states = {h: hostvars[h].get("azure_power_state") for h in plan.hosts}  # once per host, here only
+            plan = replace(plan, wake=sleeping_hosts(plan.hosts, states))
         for warning in plan.workflow.warnings:
             display.deprecated(warning, version="2.0.0", collection_name="azlin.fleet")
         lines = plan.lines()
         display.display("\n".join(lines))
         fact = plan.to_fact()
         fact["run_id"] = uuid.uuid4().hex  # names this run's throttle slots apart from any other run's
+        state_file = values.get("fleet_wake_state_file") or str(
+            _state_home() / "azlin-fleet" / "wake" / f"{fact['run_id']}.json")
+        wake = plan.wake_fact(state_file, values["fleet_wake_timeout"] if "fleet_wake_timeout" in values else 300.0)
         # the targeted hosts, once, for the report: every one of them ends in it with a status, even when the
         # run is interrupted before it reaches them (the fact itself stays free of per-host lists)
-        result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact}, fleet_targeted=list(plan.hosts))
+        result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact, WAKE_FACT: wake},
+                      fleet_targeted=list(plan.hosts))
         return result

@@ -31,6 +31,7 @@ ARGUMENT_SPEC = {
     "plan": {"type": "dict", "required": True},
     "segment": {"type": "int", "required": True},
     "tally": {"type": "dict"},
+    "wake": {"type": "dict"},
     "states_var": {"type": "str", "default": "fleet_step_last"},
 }
 #: How often a host waiting for a throttled step's slot looks again.
@@ -59,7 +60,7 @@ class ActionModule(ActionBase):
             entries = run_segment(
                 workflow, names, mine, execute=self._execute, sleep=time.sleep, slot=self._slot_for(plan),
                 tally=args["tally"], rollout=rollout, scripts=_read_scripts(workflow, names),
-                base_delay=float(plan.get("retry_delay", 2)),
+                base_delay=float(plan.get("retry_delay", 2)), down=_down_reason(args["wake"]),
             )
         except FleetError as ex:
             result.update(failed=True, msg=ex.message, fleet_internal_error=ex.message, fleet_states=mine)
@@ -193,6 +194,14 @@ class ActionModule(ActionBase):
             "changed": True,
             "failed": rc != 0,
         }
+
+
+def _down_reason(wake):
+    """Why this host cannot run, from its entry of the wake step (None: it is up, or was never asleep)."""
+    if not wake or wake.get("status") != "failed_to_wake":
+        return None
+    error = wake.get("error") or "the start operation failed"
+    return f"its VM could not be woken: {error}"
 
 
 def _kill_ssh_children():

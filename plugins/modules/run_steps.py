@@ -32,6 +32,11 @@ options:
   tally:
     description: The run's tally so far (M(azlin.fleet.tally)) - failed hosts and fleet-wide steps that failed.
     type: dict
+  wake:
+    description:
+      - This host's entry of the wake step (M(azlin.fleet.vm_power)'s C(vm_power)), when the run woke VMs. A host
+        whose VM failed to wake records every step V(unreachable) with the ARM error and is never contacted.
+    type: dict
   states_var:
     description: Name of the registered variable holding this host's previous result (its step states).
     type: str

@@ -54,6 +54,7 @@ PLAN_VARS = tuple(
         (
             "fleet_command", "fleet_workflow", "fleet_workflow_file", "fleet_targets", "fleet_smart_route",
             "fleet_sequence", "fleet_max_failures", "fleet_retry_delay", "fleet_allow_scripts_outside",
+            "fleet_wake", "fleet_keep_awake", "fleet_wake_timeout", "fleet_wake_state_file",
             *SETTING_VARS, *RUN_VARS,
             "fleet_health_cmd", "fleet_health_url", "fleet_health_port", "fleet_health_status",
             "fleet_health_interval", "fleet_health_timeout", "fleet_health_successes",
@@ -81,6 +82,8 @@ class FleetPlan:
     rollout: RunSettings
     retry_delay: float
     route: RouteSettings
+    wake: tuple[str, ...] = ()  # targeted VMs that are not running, started for the run (fleet_wake)
+    keep_awake: bool = False
 
     @property
     def probe(self) -> bool:
@@ -141,7 +144,15 @@ class FleetPlan:
             # the steps play turns become on when any step needs it; each step still runs as it asks
             "become": any(s.become for s in self.workflow.steps),
             "warnings": list(self.workflow.warnings),
+            "wake_count": len(self.wake),
         }
+
+    def wake_fact(self, state_file: str, timeout: float) -> dict[str, Any] | None:
+        """What the wake and return plays need (published apart: only they read the host list)."""
+        if not self.wake or self.dry_run:
+            return None
+        return {"hosts": list(self.wake), "pattern": ":".join(self.wake), "keep_awake": self.keep_awake,
+                "state_file": state_file, "timeout": timeout}
 
 
 def read_plan_vars(task_vars: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,7 +226,7 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
     command = out.get("fleet_command")
     if isinstance(command, (int, float)) and not isinstance(command, bool):
         out["fleet_command"] = str(command)  # -e '{"fleet_command": 42}' is still the command text 42
-    for name in ("fleet_smart_route", "fleet_dry_run"):
+    for name in ("fleet_smart_route", "fleet_dry_run", "fleet_wake", "fleet_keep_awake"):
         if name in out and not isinstance(out[name], bool):
             flag = _BOOLEANS.get(str(out[name]).strip().lower()) if isinstance(out[name], (str, int)) else None
             if flag is None:
@@ -228,6 +239,15 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
         got = "a list" if isinstance(targets, list) else "a mapping" if isinstance(targets, Mapping) else repr(targets)
         problems.append(FleetUsageError("Invalid fleet_targets", f"expected a string, got {got}",
                                         "Pass fleet_targets as a string."))
+    if "fleet_wake_timeout" in out:
+        wait = out["fleet_wake_timeout"]
+        try:
+            out["fleet_wake_timeout"] = float(wait)
+            if out["fleet_wake_timeout"] <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(FleetUsageError("Invalid fleet_wake_timeout", f"expected seconds > 0, got {wait!r}",
+                                            "Pass how long a woken VM may take to answer over SSH, e.g. 300."))
     delay = out.get("fleet_retry_delay", 2)
     try:
         out["fleet_retry_delay"] = float(delay)
@@ -242,6 +262,14 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
 def is_routing(values: Mapping[str, Any]) -> bool:
     """Probe and route when asked (fleet_smart_route) or implied by a gate, a count or a route_by."""
     return values.get("fleet_smart_route") is True or any(name in values for name in ROUTING_VARS)
+
+
+def sleeping_hosts(hosts: Sequence[str], power_states: Mapping[str, Any]) -> tuple[str, ...]:
+    """The hosts whose VM is known not to be running (``azure_power_state`` of the inventory), in order.
+
+    A host without a known power state (a static inventory) is taken as running: nothing to wake.
+    """
+    return tuple(h for h in hosts if power_states.get(h) not in (None, "", "running"))
 
 
 def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | None,
@@ -285,6 +313,7 @@ def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | N
         rollout=found["rollout"],
         retry_delay=values["fleet_retry_delay"],
         route=found["route"],
+        keep_awake=bool(values.get("fleet_keep_awake")),
     )
 
 
@@ -318,6 +347,11 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
     elif rollout.throttle:
         lines.append(f"parallel: at most {rollout.throttle} host(s) at once")
     lines.append(f"hosts: {', '.join(plan.hosts)}")
+    if plan.wake:
+        after = "left running (keep_awake)" if plan.keep_awake else "returned to their former state after the run"
+        verb = "would be" if plan.dry_run else "are"
+        lines.append(f"wake: {len(plan.wake)} VM(s) not running {verb} started for the run and {after}: "
+                     f"{', '.join(plan.wake)}")
     if plan.kind == "workflow":
         for i, layer in enumerate(layers, 1):
             lines.append(f"layer {i}:")

@@ -150,15 +150,23 @@ def run_segment(
     workflow: Workflow, names: Sequence[str], mine: dict[str, dict[str, Any]], *,
     execute: Execute, sleep: Callable[[float], None], slot: Slot, tally: Mapping[str, Any] | None = None,
     rollout: Rollout = Rollout(), scripts: Mapping[str, str] | None = None, base_delay: float = 2.0,
+    down: str | None = None,
 ) -> list[dict[str, Any]]:
     """Walk one host through the steps ``names`` of a segment (in run order); return one entry per step.
 
     ``mine`` is this host's step states so far and is updated in place. A step starts as soon as its
     ``requires`` succeeded here (and, for fleet-wide ones, everywhere: ``tally``); a failed step blocks its
     dependents on this host only and runs its ``on_failure`` step here. A host that has not started yet first
-    checks the ``rollout`` rules against the hosts that failed in earlier batches (``tally["failed"]``).
+    checks the ``rollout`` rules against the hosts that failed in earlier batches (``tally["failed"]``). A host
+    known to be ``down`` (e.g. its VM failed to wake) records every step ``unreachable`` with that reason and is
+    never contacted.
     """
     entries: list[dict[str, Any]] = []
+    if down is not None and not mine:
+        for name in order_steps(workflow):
+            mine[name] = record_status(workflow.step(name), "unreachable", down)
+            entries.append(step_entry(name, mine[name]))
+        return entries
     if not mine and rollout.applies:
         failed = dict((tally or {}).get("failed", {}))
         start = decide_start(failed, max_failures=rollout.max_failures, stop_on_failure=rollout.stop_on_failure)

@@ -183,6 +183,18 @@ def _add_execution(parser: argparse.ArgumentParser) -> None:
     rollout.add_argument(
         "--wait-for-health", action="store_true", help="a host must pass its health check before the next starts"
     )
+    azure = parser.add_argument_group("Azure VMs")
+    azure.add_argument(
+        "--wake",
+        action="store_true",
+        help="start the selected VMs that are deallocated or stopped for the run, then return them to that state "
+        "(the inventory must list them: power_states)",
+    )
+    azure.add_argument("--keep-awake", action="store_true", help="with --wake: leave the woken VMs running")
+    azure.add_argument(
+        "--wake-timeout", type=_positive_int, metavar="SECONDS", help="with --wake: how long a woken VM may take to "
+        "answer over SSH (300)"
+    )
     rollout.add_argument("--health-cmd", metavar="CMD", help="health check: command exits 0 on the host")
     rollout.add_argument("--health-url", metavar="URL", help="health check: URL answers with HTTP 2xx")
     rollout.add_argument("--health-port", type=_port, metavar="PORT", help="health check: TCP port accepts connections")

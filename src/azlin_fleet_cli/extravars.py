@@ -169,6 +169,14 @@ def _execution_vars(args: argparse.Namespace) -> dict[str, Any]:
         found.update(health or {"fleet_health_cmd": DEFAULT_HEALTH_CMD})
     if args.timeout is not None:
         found["fleet_timeout"] = args.timeout
+    if (args.keep_awake or args.wake_timeout is not None) and not args.wake:
+        raise CliError(ExitCode.USAGE, "--keep-awake and --wake-timeout go with --wake: add --wake.")
+    if args.wake:
+        found["fleet_wake"] = True
+        if args.keep_awake:
+            found["fleet_keep_awake"] = True
+        if args.wake_timeout is not None:
+            found["fleet_wake_timeout"] = args.wake_timeout
     found.update(_gate_and_route_vars(args))
     if args.dry_run:
         found["fleet_dry_run"] = True

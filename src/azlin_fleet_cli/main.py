@@ -8,6 +8,7 @@ data only (:func:`azlin_fleet_cli.outcome.decide_exit`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import shutil
@@ -46,10 +47,13 @@ from azlin_fleet_cli.report_dir import (
     prepare_report_dir,
     save_log,
     save_report,
+    wake_state_dir,
+    woken_hosts,
 )
 from azlin_fleet_cli.terminal import printable, printable_lines
 
 PLAYBOOKS = {"run": "azlin.fleet.run", "workflow": "azlin.fleet.workflow", "probe": "azlin.fleet.probe"}
+WAKE_RETURN_PLAYBOOK = "azlin.fleet.wake_return"
 MASK = "********"
 
 
@@ -143,11 +147,17 @@ def _execute(
     # Checked before any host is touched: a bad report dir is exit 2, never a run whose report is lost.
     report_dir = prepare_report_dir(choose_report_dir(args.report_dir, config.report_dir))
     record = _record_for(args, extra_vars)
+    report_name = _report_name(args.subcommand)
+    wake_file = None
+    if extra_vars.get("fleet_wake") and not extra_vars.get("fleet_dry_run"):
+        # outlives the run: if it ends before returning the VMs it woke, they are returned from this file
+        wake_file = wake_state_dir() / f"{report_name}.json"
+        extra_vars = {**extra_vars, "fleet_wake_state_file": str(wake_file)}
     run = PlaybookRun(
         playbook=PLAYBOOKS[args.subcommand],
         inventory=inventory.sources,
         extra_vars=extra_vars,
-        report_name=_report_name(args.subcommand),
+        report_name=report_name,
         forks=forks,
         passthrough=tuple(extra),
         verbosity=args.verbose,
@@ -167,11 +177,15 @@ def _execute(
 
     width = shutil.get_terminal_size().columns
     progress = ProgressLine(err, width) if err.isatty() and args.verbose < 2 else None
-    with run_playbook(run, stderr=err, progress=progress, echo=echo if args.verbose else None) as result:
-        if result.report is None:
-            return _no_report(result, run.report_name, report_dir, err)
-        report = parse_report(result.report, run.report_name + ".json")
-        saved, save_error = save_report(result.report_fd, run.report_name, report_dir, record, REPORT_FORMATS)
+    try:
+        with run_playbook(run, stderr=err, progress=progress, echo=echo if args.verbose else None) as result:
+            if result.report is None:
+                return _no_report(result, run.report_name, report_dir, err)
+            report = parse_report(result.report, run.report_name + ".json")
+            saved, save_error = save_report(result.report_fd, run.report_name, report_dir, record, REPORT_FORMATS)
+    finally:
+        if wake_file is not None:
+            _return_woken(run, wake_file, err)
     _print_report(args, report, out, see=None if save_error else f"{report_dir / run.report_name}.html")
     verdict = decide_exit(
         report,
@@ -193,6 +207,31 @@ def _execute(
         )
         return verdict.code if verdict.code != ExitCode.OK else ExitCode.INCOMPLETE
     return verdict.code
+
+
+def _return_woken(run: PlaybookRun, wake_file: Path, err: TextIO) -> None:
+    """Put back the VMs a --wake run woke and did not return (it was cancelled or died before its last play)."""
+    if not woken_hosts(wake_file):
+        with contextlib.suppress(FileNotFoundError):
+            wake_file.unlink()
+        return
+    print(f"azlin-fleet: returning the VMs this run woke to their former state ({wake_file})", file=err)
+    back = PlaybookRun(
+        playbook=WAKE_RETURN_PLAYBOOK,
+        inventory=run.inventory,
+        extra_vars={"fleet_wake_state_file": str(wake_file)},
+        report_name=f"{run.report_name}-wake-return",
+        forks=4,
+        env=run.env,
+    )
+    with run_playbook(back, stderr=err):
+        pass
+    left = woken_hosts(wake_file)
+    if left:
+        print(f"azlin-fleet: still running after the return attempt: {', '.join(left)}; run "
+              f"'ansible-playbook {WAKE_RETURN_PLAYBOOK} -e fleet_wake_state_file={wake_file}' to retry", file=err)
+    else:
+        wake_file.unlink(missing_ok=True)
 
 
 def _print_report(args: argparse.Namespace, report: Mapping[str, Any], out: TextIO, see: str | None = None) -> None:

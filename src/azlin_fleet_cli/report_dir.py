@@ -35,6 +35,24 @@ def default_report_dir() -> Path:
     return Path(base) / "azlin-fleet" / "reports"
 
 
+def wake_state_dir() -> Path:
+    """Where --wake runs record the VMs they woke until they are returned (``$XDG_STATE_HOME/azlin-fleet/wake``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    path = Path(base) / "azlin-fleet" / "wake"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def woken_hosts(path: Path) -> list[str]:
+    """The hosts a --wake run's state file still records as woken (not yet returned); none when it is gone."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    woken = data.get("woken") if isinstance(data, dict) else None
+    return sorted(woken) if isinstance(woken, dict) else []
+
+
 def choose_report_dir(flag: str | None, configured: str | None) -> Path:
     """--report-dir, else $AZLIN_FLEET_REPORT_DIR, else the config file's report_dir, else the private default."""
     chosen = flag or os.environ.get("AZLIN_FLEET_REPORT_DIR") or configured

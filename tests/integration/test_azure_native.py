@@ -8,7 +8,12 @@ Real ansible-inventory / ansible-playbook, the real Azure SDK, the local ARM end
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -548,3 +553,86 @@ def test_wake_and_return_a_uniform_scale_set_instance(fleet, arm, endpoint, run_
     assert not ssh_open(fleet, "stage-2") and ssh_open(fleet, "stage-1")
     instance = next(v for v in arm.world()["vms"] if v["name"] == "stage-vmss_1")
     assert instance["power_state"] == "deallocated" and instance["host"] == "stage-2"
+
+
+# -- --wake through the fleet pipeline (ansible-playbook) and the CLI -------------------------------------------------
+
+
+def power_calls_since(endpoint: dict, start: int) -> list[tuple[str, list[str]]]:
+    return sorted(
+        (r["method"], r["path"].rsplit("/", 2)[-2:]) for r in request_log(endpoint)[start:] if r["kind"] == "power"
+    )
+
+
+def test_the_pipeline_wakes_runs_and_returns_with_fleet_wake(fleet, arm, endpoint, run_playbook, tmp_path):
+    deallocate(endpoint, arm, ["stage-1", "stage-2"])
+    cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
+    marker = "/tmp/azure-native-pipeline"
+    for name in STAGING:
+        fleet.host_path(name, marker).unlink(missing_ok=True)
+    dry = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
+        "fleet_command": f"touch {marker}", "fleet_targets": "pool_staging", "fleet_wake": True, "fleet_dry_run": True,
+        "fleet_wake_state_file": str(tmp_path / "wake.json")})
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    assert "wake: 2 VM(s) not running would be started for the run" in dry.stdout and "stage-1, stage-2" in dry.stdout
+    assert vm_row(arm, "stage-1")["power_state"] == "deallocated"  # a dry run wakes nothing
+    start = len(request_log(endpoint))
+    report_dir = tmp_path / "report"
+    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
+        "fleet_command": f"touch {marker}", "fleet_targets": "pool_staging", "fleet_wake": True,
+        "fleet_wake_state_file": str(tmp_path / "wake.json")}, env={
+        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert all(fleet.host_path(name, marker).exists() for name in STAGING)
+    report = json.loads((report_dir / "report.json").read_text())
+    assert {h["host"]: h["status"] for h in report["hosts"] if h["host"] in STAGING} == dict.fromkeys(STAGING, "ok")
+    for name in ("stage-1", "stage-2"):
+        assert vm_row(arm, name)["power_state"] == "deallocated" and not ssh_open(fleet, name)
+    assert power_calls_since(endpoint, start) == sorted(
+        [("POST", [n, "start"]) for n in ("stage-1", "stage-2")]
+        + [("POST", [n, "deallocate"]) for n in ("stage-1", "stage-2")])
+    assert json.loads((tmp_path / "wake.json").read_text())["woken"] == {}  # nothing left to return
+
+
+def test_a_vm_that_cannot_be_woken_is_reported_with_the_arm_error(fleet, arm, endpoint, run_playbook, tmp_path):
+    deallocate(endpoint, arm, ["stage-1"])
+    arm.fail_next_start("stage-1", "AllocationFailed")
+    cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
+    report_dir = tmp_path / "report"
+    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
+        "fleet_command": "true", "fleet_targets": "pool_staging", "fleet_wake": True,
+        "fleet_wake_state_file": str(tmp_path / "wake.json")}, env={
+        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    report = json.loads((report_dir / "report.json").read_text())
+    hosts = {h["host"]: h for h in report["hosts"]}
+    assert hosts["stage-1"]["status"] == "unreachable"
+    assert any("could not be woken" in r and "AllocationFailed" in r for r in hosts["stage-1"]["reasons"])
+    assert hosts["stage-2"]["status"] == hosts["stage-3"]["status"] == "ok"
+
+
+def test_a_cancelled_wake_run_from_the_cli_still_returns_the_vms(fleet, arm, endpoint, ansible_env, tmp_path):
+    deallocate(endpoint, arm, ["stage-1", "stage-2"])
+    cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
+    marker = "/tmp/azure-native-cancel"
+    for name in STAGING:
+        fleet.host_path(name, marker).unlink(missing_ok=True)
+    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    cli = str(Path(sys.executable).parent / "azlin-fleet")
+    child = subprocess.Popen([cli, "run", f"touch {marker}; sleep 30", "--pool", "staging", "--wake", "-i", str(cfg),
+                              "--report-dir", str(tmp_path / "reports")], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not all(fleet.host_path(n, marker).exists() for n in STAGING):
+        assert time.monotonic() < deadline and child.poll() is None, "the woken hosts never started the command"
+        time.sleep(0.2)
+    os.kill(child.pid, signal.SIGTERM)
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 143, err
+    assert "returning the VMs this run woke" in err
+    for name in ("stage-1", "stage-2"):
+        assert vm_row(arm, name)["power_state"] == "deallocated" and not ssh_open(fleet, name)
+    assert list((tmp_path / "state" / "azlin-fleet" / "wake").glob("*.json")) == []
