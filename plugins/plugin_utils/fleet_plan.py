@@ -94,8 +94,10 @@ class FleetPlan:
     def patterns(self) -> dict[str, str | None]:
         """The host pattern of each play that follows the plan (``!all``: the play has nothing to do)."""
         runs = bool(self.hosts) and not self.dry_run
+        # a dry run wakes nothing, so it cannot probe the sleeping VMs either
+        asleep = "".join(f":!{host}" for host in self.wake) if self.dry_run else ""
         return {
-            "probe_pattern": self.targets if self.probe else NO_HOSTS,
+            "probe_pattern": self.targets + asleep if self.probe else NO_HOSTS,
             "run_pattern": (ROUTED_GROUP if self.routing else self.targets) if runs else NO_HOSTS,
             # the group must exist (routing selected a host) for the steps play to run
             "run_group": ROUTED_GROUP if runs and self.routing else None,

@@ -597,7 +597,7 @@ def test_the_pipeline_wakes_runs_and_returns_with_fleet_wake(fleet, arm, endpoin
 
 def test_a_vm_that_cannot_be_woken_is_reported_with_the_arm_error(fleet, arm, endpoint, run_playbook, tmp_path):
     deallocate(endpoint, arm, ["stage-1"])
-    arm.fail_next_start("stage-1", "AllocationFailed")
+    arm.fail_next_start("stage-1", {"code": "AllocationFailed", "message": "no capacity in this region"})
     cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
     report_dir = tmp_path / "report"
     proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
