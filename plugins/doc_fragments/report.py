@@ -14,8 +14,16 @@ options:
       - If a pattern has a group named C(secret), only that group is masked; for example the pattern
         V(sig=(?P<secret>\\w+\)) masks the value and keeps C(sig=) visible.
       - "The defaults are always applied as well: the value after a key containing C(password), C(passwd),
-        C(token), C(secret), C(api_key), C(apikey) or C(api-key) followed by C(=) or C(:) (so C(DB_PASSWORD=x) and
-        C(aws_secret_access_key: x) too), C(Authorization: Bearer) tokens, and the body of C(PRIVATE KEY) blocks."
+        C(token), C(secret), C(api_key), C(apikey) or C(api-key) followed by C(=) or C(:), quoted or not (so
+        C(DB_PASSWORD=x), C(aws_secret_access_key: x), C(\"client_secret\": \"x\") and C(\"accessToken\": \"x\") too);
+        command-line options such as C(--password x) and C(--client-secret x); C(Authorization:) headers of any
+        scheme (C(Bearer), C(Basic), ...); AWS access key ids (C(AKIA...)); Azure SAS C(sig=) values and
+        C(AccountKey=)/C(SharedAccessKey=) in connection strings; bare JSON Web Tokens (C(eyJ...)); the password of
+        C(scheme://user:password@host) URLs; and the body of C(PRIVATE KEY) blocks, to the end of the text when the
+        END line is missing."
+      - The defaults take time linear in the size of the output, and every output is masked whole before it is
+        truncated, so no secret survives by being cut. Your own patterns run as written; avoid
+        nested or unbounded repetitions that can backtrack.
       - Given as a comma-separated list in the environment variable and in the ini file, so a pattern cannot contain a
         comma there.
     type: list
