@@ -102,14 +102,38 @@ options:
         key: summary
   summary_max_lines:
     description:
-      - Lines shown per output or diff in the printed summary; the report files always hold the whole text.
+      - Lines shown per output, diff or reason list in the printed summary; the report files always hold the
+        whole text.
     type: int
-    default: 40
+    default: 8
     env:
       - name: AZLIN_FLEET_REPORT_SUMMARY_MAX_LINES
     ini:
       - section: callback_fleet_report
         key: summary_max_lines
+  summary_max_groups:
+    description:
+      - Groups shown per task in the printed summary, largest first; a line C(... M more groups (see <report>))
+        stands for the others. The failed hosts (folded per task and status) and the counts line are always
+        printed, so a summary of hundreds of hosts stays a screenful.
+    type: int
+    default: 4
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY_MAX_GROUPS
+    ini:
+      - section: callback_fleet_report
+        key: summary_max_groups
+  summary_full:
+    description:
+      - Print every group with its whole output or diff, and every internal-task failure on its own line
+        (O(summary_max_lines) and O(summary_max_groups) are then ignored).
+    type: bool
+    default: false
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY_FULL
+    ini:
+      - section: callback_fleet_report
+        key: summary_full
 """
 
 EXAMPLES = r"""
@@ -288,7 +312,15 @@ class CallbackModule(CallbackBase):
             self._display.error_as_warning(f"Unable to write the fleet report to {where!r}.", ex)
         if self.get_option("summary") and complete:
             color = C.ANSIBLE_FORCE_COLOR or (sys.stdout.isatty() and not C.ANSIBLE_NOCOLOR)
-            text = render_text(report, color=bool(color), max_lines=self.get_option("summary_max_lines"))
+            see = str(paths[-1]) if paths else None
+            text = render_text(
+                report,
+                color=bool(color),
+                max_lines=self.get_option("summary_max_lines"),
+                max_groups=self.get_option("summary_max_groups"),
+                full=self.get_option("summary_full"),
+                see=see,
+            )
             self._display.display(text)
         for path in paths:
             self._display.display(f"fleet report: {path}")

@@ -246,13 +246,17 @@ def upgrade_report(report: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def render_report(report: Mapping[str, Any], fmt: str) -> str:
-    """Render a report dict as json, md, html or text."""
+def render_report(report: Mapping[str, Any], fmt: str, **text_options: Any) -> str:
+    """Render a report dict as json, md, html or text.
+
+    ``text_options`` go to ``render_text`` (``full``, ``max_groups``, ``max_lines``, ``see``, ``color``): the
+    terminal summary is bounded by default, ``full=True`` prints everything.
+    """
     renderers = {
         "json": lambda r: json.dumps(r, indent=1, ensure_ascii=False) + "\n",
         "md": render_markdown,
         "html": render_html,
-        "text": render_text,
+        "text": lambda r: render_text(r, **text_options),
     }
     if fmt not in renderers:
         raise FleetUsageError(f"Report format {fmt!r}", f"unknown; choose one of {', '.join(renderers)}")
