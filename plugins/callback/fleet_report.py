@@ -89,6 +89,20 @@ options:
     ini:
       - section: callback_fleet_report
         key: events_file
+  compare_to:
+    description:
+      - Path of an earlier JSON report of the same command or workflow. The new report then gets a C(drift)
+        section (JSON, Markdown, HTML and the printed summary) naming, for each task in both reports, the hosts
+        whose status or host-normalised output changed, appeared or disappeared, with a short diff per changed host.
+      - Choosing which earlier report to compare with (such as the last one of the same command and targets) is the
+        caller's job; the azlin-fleet CLI does it for C(--compare-to last).
+      - If the file cannot be read or is not a report, a warning says so and the report has no drift section.
+    type: path
+    env:
+      - name: AZLIN_FLEET_COMPARE_TO
+    ini:
+      - section: callback_fleet_report
+        key: compare_to
   summary:
     description:
       - Print the grouped summary at the end of the run. Set V(false) when another program (the azlin-fleet CLI)
@@ -166,6 +180,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     NormalizeOptions,
     ReportCollector,
     TaskInfo,
+    attach_drift,
     build_masker,
     build_report,
     default_report_name,
@@ -304,6 +319,14 @@ class CallbackModule(CallbackBase):
             complete=complete,
             diff_context=self.get_option("diff_context"),
         )
+        compare_to = self.get_option("compare_to")
+        if compare_to:
+            try:
+                attach_drift(report, compare_to)
+            except FleetError as ex:
+                message = f"No drift section: {ex}"
+                report["warnings"].append(message)
+                self._display.warning(message)
         paths = []
         try:
             paths = write_report(report, self.get_option("report_dir"), name, self.get_option("formats"))

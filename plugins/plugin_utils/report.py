@@ -29,6 +29,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     classify_result,
     is_quiet_task,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_drift import compare_reports, has_drift
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_events import (
     format_event,
     format_play_plan_event,
@@ -58,6 +59,9 @@ __all__ = [
     "RunError",
     "TaskInfo",
     "assemble_report",
+    "attach_drift",
+    "compare_reports",
+    "has_drift",
     "build_masker",
     "build_report",
     "build_task_entry",
@@ -216,7 +220,17 @@ def assemble_report(
         "sources": sources or [],
         "warnings": warnings or [],
         "errors": errors or [],
+        "drift": None,
     }
+
+
+def attach_drift(report: dict[str, Any], earlier_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the earlier JSON report at ``earlier_path`` and set ``report["drift"]`` (returned) to the comparison.
+
+    Raises FleetUsageError when the earlier report cannot be read or is not a report.
+    """
+    report["drift"] = compare_reports(load_report(earlier_path), report, context=1)
+    return report["drift"]
 
 
 def empty_run(interrupted: str | None = None) -> dict[str, Any]:
@@ -243,6 +257,7 @@ def upgrade_report(report: dict[str, Any]) -> dict[str, Any]:
         for entry in report.get("outputs", {}).values():
             entry.setdefault("binary", False)
         report["version"] = REPORT_VERSION
+    report.setdefault("drift", None)
     return report
 
 

@@ -48,6 +48,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     out += [f'<p class="warning">{escape(w)}</p>' for w in report.get("warnings", [])]
     out += _run_section(run)
     out += _errors_list(report.get("errors", []))
+    out += _drift_section(report.get("drift"))
     out += _summary_table(report["tasks"])
     out += _hosts_table(report["hosts"])
     for index, task in enumerate(report["tasks"], 1):
@@ -94,6 +95,36 @@ def _run_section(run: Mapping[str, Any]) -> list[str]:
         )
         out.append(f'<h2 id="internal-errors">Internal errors</h2>\n<ul class="internal-errors">{items}</ul>')
     return out
+
+
+def _drift_section(drift: Mapping[str, Any] | None) -> list[str]:
+    if not drift:
+        return []
+    out = [f'<section class="drift" id="drift"><h2>Changed since <code>{escape(str(drift["compared_to"]))}</code></h2>']
+    if not drift["tasks"]:
+        out.append(f'<p class="muted">No drift in {int(drift["tasks_compared"])} tasks compared.</p>')
+    for task in drift["tasks"]:
+        out.append(f"<h3>{escape(_title(task))}</h3>\n<ul>")
+        for item in task["changed"]:
+            what = f"{escape(str(item['before']['status']))} &rarr; {escape(str(item['after']['status']))}"
+            out.append(
+                f'<li class="drift-changed" data-host="{escape(str(item["host"]))}">{escape(str(item["host"]))}: {what}'
+            )
+            if item["diff"]:
+                out.append(
+                    '<pre class="diff">' + "".join(_diff_line(line) for line in item["diff"].split("\n")) + "</pre>"
+                )
+            out.append("</li>")
+        out += [_drift_item("appeared", item["host"]) for item in task["appeared"]]
+        out += [_drift_item("disappeared", item["host"]) for item in task["disappeared"]]
+        out.append("</ul>")
+    out += [f'<p class="warning">{escape(str(w))}</p>' for w in drift.get("warnings", [])]
+    return out + ["</section>"]
+
+
+def _drift_item(kind: str, host: Any) -> str:
+    name = escape(str(host))
+    return f'<li class="drift-{kind}" data-host="{name}">{name}: {kind}</li>'
 
 
 def _errors_list(errors: list[Mapping[str, Any]]) -> list[str]:

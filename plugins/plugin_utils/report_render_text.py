@@ -249,7 +249,8 @@ def drift_lines(drift: Mapping[str, Any] | None, max_items: int | None = None, s
             hosts = [h["host"] for h in task[kind]]
             if hosts:
                 parts.append(f"{kind} {neutralize(fold_hosts(hosts))}")
-        lines.append(f"  {neutralize(task['name'])}: " + "; ".join(parts))
+        title = f"{task['play']}: {task['name']}" if task.get("play") else task["name"]
+        lines.append(f"  {neutralize(title)}: " + "; ".join(parts))
     if max_items is not None and len(drift["tasks"]) > max_items:
         lines.append(f"  ... {len(drift['tasks']) - max_items} more tasks with drift{_see(see)}")
     return lines
@@ -259,7 +260,7 @@ def _drift_summary(drift: Mapping[str, Any]) -> str:
     if not drift["tasks"]:
         return "no drift"
     hosts = drift["hosts"]
-    return f"{len(hosts)} hosts drifted ({neutralize(fold_hosts(hosts))})"
+    return f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} drifted ({neutralize(fold_hosts(hosts))})"
 
 
 def error_text(error: Mapping[str, Any], paint: _Paint | None = None) -> str:

@@ -146,20 +146,24 @@ ADVERSARIAL = [
 @pytest.mark.parametrize("unit", ADVERSARIAL)
 def test_masking_is_linear_on_adversarial_input(unit: str) -> None:
     masker = build_masker()
-    small = unit * (100_000 // len(unit))
-    big = unit * (1_000_000 // len(unit))
-    started = time.perf_counter()
-    masker.mask(small)
-    small_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    masker.mask(big)
-    big_seconds = time.perf_counter() - started
-    assert big_seconds < 1.0, f"{unit!r}: 1 MB took {big_seconds:.2f} s"
-    # Ten times the input, not a hundred times the time (with slack for a busy machine).
-    assert big_seconds < 30 * small_seconds + 0.05, (unit, small_seconds, big_seconds)
+    small = unit * (1_000_000 // len(unit))
+    big = unit * (4_000_000 // len(unit))
+    # The best of three runs each, so a busy machine does not decide the outcome. Both sizes are beyond the CPU
+    # caches, so the ratio measures the algorithm.
+    small_seconds = min(_timed(masker.mask, small) for _ in range(3))
+    assert small_seconds < 1.0, f"{unit!r}: 1 MB took {small_seconds:.2f} s"
+    big_seconds = min(_timed(masker.mask, big) for _ in range(3))
+    # Four times the input, about four times the time (quadratic would be sixteen).
+    assert big_seconds < 8 * small_seconds + 0.05, (unit, small_seconds, big_seconds)
 
 
-@settings(max_examples=50, deadline=None)
+def _timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.sampled_from(ADVERSARIAL + ["x", " ", "=", "\n", ".", "@", ":"]), min_size=1, max_size=30))
 def test_masking_mixed_adversarial_megabyte_is_fast(units: list[str]) -> None:
     chunk = "".join(units)
