@@ -46,6 +46,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import bui
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_html import render_html
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_markdown import render_markdown
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import render_text
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_validate import validate_report
 
 __all__ = [
     "FILE_FORMATS",
@@ -69,6 +70,7 @@ __all__ = [
     "default_report_name",
     "empty_run",
     "upgrade_report",
+    "validate_report",
     "count_statuses",
     "format_event",
     "format_play_plan_event",
@@ -334,4 +336,13 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"schema version {report.get('version')!r} is not supported",
             f"This version reads versions {', '.join(map(str, READABLE_VERSIONS))}.",
         )
-    return upgrade_report(report)
+    report = upgrade_report(report)
+    problems = validate_report(report)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise FleetUsageError(
+            f"Report {str(path)!r}",
+            "does not match the report schema: " + "; ".join(problems[:3]) + more,
+            "Pass a .json file the fleet_report callback or report merge wrote, unchanged.",
+        )
+    return report
