@@ -612,7 +612,8 @@ class ReportCollector:
 def clean_text(value: Any) -> tuple[str, bool]:
     """Text that is safe to store as UTF-8: bytes and undecodable characters become U+FFFD.
 
-    The flag tells whether the value was not clean text (undecodable bytes, or NUL characters that mark binary data).
+    The flag tells whether the value was not clean text: undecodable bytes (here or, as U+FFFD, already on the
+    host) or NUL characters, which mark binary data.
     """
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", "replace")
@@ -625,7 +626,8 @@ def clean_text(value: Any) -> tuple[str, bool]:
     except UnicodeEncodeError:
         # Lone surrogates: how Python carries undecodable bytes (surrogateescape) through str.
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), True
-    return text, "\x00" in text
+    # U+FFFD: the bytes were already decoded with replacement on the host (Ansible's modules do that).
+    return text, "\x00" in text or "\ufffd" in text
 
 
 def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:

@@ -91,9 +91,10 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
     bar = 22 if count <= 40 else max(2, 880 // count)
     gap = max(1, bar // 4)
     labels = count <= 60
-    left, right, head, plot = 44, 16, 24, 180
+    left, right, head, plot = 44, 110, 24, 180  # the right margin holds the gate labels
     foot = 90 if labels else 20
-    width = left + count * (bar + gap) + right
+    width = max(left + count * (bar + gap) + right, 520)
+    plot_right = left + count * (bar + gap)
     height = head + plot + foot
 
     def y(value: float) -> float:
@@ -108,7 +109,7 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
     ]
     for tick in (0.0, top / 2, top):
         out.append(
-            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            f'<line class="grid" x1="{left}" x2="{plot_right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
             'stroke="#d0d7de" stroke-width="1"/>'
         )
         out.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
@@ -149,14 +150,14 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
     for label, value in limits:
         out.append(
             f'<line class="threshold" data-gate="{_e(label)}" data-value="{_num(value)}" x1="{left}" '
-            f'x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#cf222e" stroke-width="1.5" '
+            f'x2="{plot_right}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#cf222e" stroke-width="1.5" '
             f'stroke-dasharray="6,3"/>'
         )
         out.append(
-            f'<text class="threshold-label" x="{width - right}" y="{y(value) - 3:.1f}" text-anchor="end" '
+            f'<text class="threshold-label" x="{plot_right + 4}" y="{y(value) + 4:.1f}" '
             f'fill="#cf222e">{_e(label)}</text>'
         )
-    out.append(f'<line x1="{left}" x2="{width - right}" y1="{head + plot}" y2="{head + plot}" stroke="#57606a"/></svg>')
+    out.append(f'<line x1="{left}" x2="{plot_right}" y1="{head + plot}" y2="{head + plot}" stroke="#57606a"/></svg>')
     return "\n".join(out)
 
 

@@ -442,3 +442,29 @@ def test_interrupt_wins_over_internal_errors(pipeline: ReportCollector) -> None:
     pipeline.take_result("web-1", "judge", "ok", {"fleet_internal_error": "x"})
     pipeline.mark_interrupted("SIGINT")
     assert pipeline.run_summary()["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "binary"),
+    [
+        pytest.param("plain", "plain", False, id="ascii"),
+        pytest.param("café", "café", False, id="utf8"),
+        pytest.param(b"caf\xe9", "caf\ufffd", True, id="latin1-bytes"),
+        pytest.param(b"caf\xc3\xa9", "café", False, id="utf8-bytes"),
+        pytest.param("lone \udc80 byte", "lone \ufffd byte", True, id="surrogateescape"),
+        pytest.param("nul\x00", "nul\x00", True, id="nul"),
+        pytest.param("x \ufffd y", "x \ufffd y", True, id="replaced-on-host"),
+    ],
+)
+def test_clean_text(value, text: str, binary: bool) -> None:
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import clean_text
+
+    assert clean_text(value) == (text, binary)
+
+
+def test_binary_output_is_stored_cleaned_and_marked(collector: ReportCollector) -> None:
+    row = collector.add_result("web-1", "t1", Outcome("ok", 0, "bad \udcff\udcfe bytes", reason="why \udc80"))
+    entry = collector.outputs[row.output]
+    assert (entry.text, entry.binary) == ("bad \ufffd\ufffd bytes", True)
+    assert row.reason == "why \ufffd"
+    json.dumps([entry.text, row.reason]).encode("utf-8")
