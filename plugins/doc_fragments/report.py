@@ -77,7 +77,10 @@ options:
     description:
       - Outputs longer than this many characters are kept as their head and tail with a truncation marker between.
       - Grouping still compares the whole output (by a hash of its full content); only the stored text is cut.
-      - V(0) keeps outputs whole.
+      - Outputs over 1 MiB (and over four times this limit) are masked, hashed and cut window by window (windows
+        of whole lines), so a huge output costs the controller a few windows of memory, not copies of it;
+        O(ignore_patterns) then apply within a window.
+      - V(0) keeps outputs whole (and every output is then held whole).
     type: int
     default: 65536
     env:
