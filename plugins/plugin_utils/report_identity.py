@@ -65,11 +65,6 @@ def may_occur(identity: HostIdentity, words: frozenset[str]) -> bool:
     return "host" in words or any(all(w in words for w in name_words) for name_words in identity.words)
 
 
-def is_identity_in(identity: HostIdentity, text: str) -> bool:
-    """Tell cheaply (plain substring search) whether any of the host's names, or the placeholder, occur in text."""
-    return PLACEHOLDER in text or any(name in text for name in identity.names)
-
-
 def replace_identity(text: str, identity: HostIdentity) -> tuple[str, list[str]]:
     """Replace every whole-word occurrence of the host's names by ``{host}``; return the text and the originals.
 
