@@ -184,6 +184,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     build_masker,
     build_report,
     default_report_name,
+    failed_report,
     format_event,
     format_play_plan_event,
     format_route_plan_event,
@@ -311,14 +312,20 @@ class CallbackModule(CallbackBase):
             return
         self._written = True
         name = self.get_option("report_name") or default_report_name(self._started)
-        report = build_report(
-            self._collector,
-            name=name,
-            started=self._started.isoformat(timespec="seconds"),
-            finished=datetime.now(UTC).isoformat(timespec="seconds"),
-            complete=complete,
-            diff_context=self.get_option("diff_context"),
-        )
+        started = self._started.isoformat(timespec="seconds")
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            report = build_report(
+                self._collector,
+                name=name,
+                started=started,
+                finished=finished,
+                complete=complete,
+                diff_context=self.get_option("diff_context"),
+            )
+        except Exception as ex:  # noqa: BLE001 - the report is always written: one that names this failure
+            self._display.error_as_warning("Unable to build the fleet report; writing one that names the cause.", ex)
+            report = failed_report(name, started, finished, f"building the report failed: {ex!r}")
         compare_to = self.get_option("compare_to")
         if compare_to:
             try:

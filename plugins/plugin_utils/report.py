@@ -68,6 +68,7 @@ __all__ = [
     "build_task_entry",
     "classify_result",
     "default_report_name",
+    "failed_report",
     "empty_run",
     "upgrade_report",
     "validate_report",
@@ -224,6 +225,20 @@ def assemble_report(
         "errors": errors or [],
         "drift": None,
     }
+
+
+def failed_report(name: str, started: str | None, finished: str | None, error: str) -> dict[str, Any]:
+    """A valid report that holds no results, only the internal error that kept the real one from being built.
+
+    Written instead of nothing, so whoever reads the report (the CLI, AWX) learns the cause: the run is
+    ``incomplete`` with that error in ``run.internal_errors``.
+    """
+    run = empty_run()
+    run["status"] = "incomplete"
+    run["internal_errors"] = [{"host": "localhost", "task": "azlin.fleet.fleet_report", "error": error}]
+    return assemble_report(
+        name=name, tasks=[], outputs={}, plans=[], options={}, started=started, finished=finished, run=run
+    )
 
 
 def attach_drift(report: dict[str, Any], earlier_path: str | os.PathLike[str]) -> dict[str, Any]:
