@@ -239,7 +239,8 @@ def main() -> None:
         _, peak = feed([callback], args.hosts, args.tasks, args.size, args.divergent, True, args.named)
         print(
             f"peak memory while collecting (tracemalloc): {peak / 2**20:.1f} MiB; "
-            f"ratio to distinct outputs: {peak / unique:.2f} (goal: proportional, ~1)"
+            f"ratio to distinct outputs: {peak / unique:.2f} (goal: proportional, ~1); beyond the distinct outputs, "
+            f"{(peak - unique) / host_tasks:.0f} bytes per host-task (its row: status, keys, times)"
         )
         raw_total = host_tasks * args.size
         print(
