@@ -88,13 +88,13 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
     limits = gate_lines(plan.get("gate"))
     top = max([100.0, *scores, *(value for _label, value in limits)])
     count = len(hosts)
-    bar = 22 if count <= 40 else max(2, 880 // count)
-    gap = max(1, bar // 4)
+    bar_width = 22 if count <= 40 else max(2, 880 // count)
+    gap = max(1, bar_width // 4)
     labels = count <= 60
     left, right, head, plot = 44, 110, 24, 180  # the right margin holds the gate labels
     foot = 90 if labels else 20
-    width = max(left + count * (bar + gap) + right, 520)
-    plot_right = left + count * (bar + gap)
+    width = max(left + count * (bar_width + gap) + right, 520)
+    plot_right = left + count * (bar_width + gap)
     height = head + plot + foot
 
     def y(value: float) -> float:
@@ -114,7 +114,7 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
         )
         out.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
     for position, entry in enumerate(hosts):
-        x = left + position * (bar + gap)
+        x = left + position * (bar_width + gap)
         status = str(entry.get("status", ""))
         host = _e(entry.get("host", ""))
         score = entry.get("score")
@@ -133,16 +133,16 @@ def render_plan_chart(plan: Mapping[str, Any], index: int = 1) -> str:
             extra = ' stroke="#6e7781" stroke-width="1.5" stroke-dasharray="2,2"'
         out.append(
             f'<rect class="bar st-{_e(status)}" data-host="{host}" data-status="{_e(status)}" '
-            f'data-score="{_e(score if _is_number(score) else "")}" x="{x}" y="{top_y:.1f}" width="{bar}" '
+            f'data-score="{_e(score if _is_number(score) else "")}" x="{x}" y="{top_y:.1f}" width="{bar_width}" '
             f'height="{max(bar_height, 1):.1f}" fill="{fill}"{extra}><title>{_e(tip)}</title></rect>'
         )
         if status in ("gated", "unmeasurable", "not_selected"):
             mark = {"gated": "G", "unmeasurable": "?", "not_selected": "-"}[status]
             out.append(
-                f'<text class="mark" x="{x + bar / 2:.1f}" y="{top_y - 3:.1f}" text-anchor="middle">{mark}</text>'
+                f'<text class="mark" x="{x + bar_width / 2:.1f}" y="{top_y - 3:.1f}" text-anchor="middle">{mark}</text>'
             )
         if labels:
-            cx, cy = x + bar / 2, head + plot + 8
+            cx, cy = x + bar_width / 2, head + plot + 8
             out.append(
                 f'<text class="host-label" x="{cx:.1f}" y="{cy}" text-anchor="end" '
                 f'transform="rotate(-60 {cx:.1f} {cy})">{host}</text>'
