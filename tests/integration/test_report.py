@@ -393,3 +393,30 @@ def test_non_utf8_and_binary_output_never_breaks_the_report(
     for name in ("run.html", "run.md"):
         (tmp_path / "reports" / name).read_text(encoding="utf-8")  # valid UTF-8
     assert "nul\\x00 and" in proc.stdout  # the summary shows the NUL escaped
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
+def test_a_64_host_summary_stays_a_screenful(
+    run_ansible: Callable[..., subprocess.CompletedProcess], tmp_path: Path, full: bool
+) -> None:
+    # 64 hosts on the controller's own connection: the summary is what is under test, not SSH.
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[all]\n" + "".join(f"node-{i}\n" for i in range(1, 65)))
+    env = report_env(tmp_path, AZLIN_FLEET_REPORT_SUMMARY_FULL=str(full).lower())
+    proc = run_ansible(
+        ["ansible-playbook", "-i", str(inventory), "-f", "16", str(PLAYBOOKS / "many_groups.yml")], env=env
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    summary = lines[lines.index("FLEET REPORT run (complete)") : lines.index("HOSTS 64: failed=12 ok=52") + 1]
+    failed = "fleet: node-[5,10,15,20,25,30,35,40,45,50,55,60] (12): Print the checksum: failed: exited with exit codes"
+    assert f"{failed} 1, 2, 3" in summary
+    report = load(tmp_path)
+    assert len(task_named(report, "Print the checksum")["groups"]) == 64
+    if full:
+        assert sum(1 for line in summary if re.fullmatch(r"node-\d+  (ok|failed) rc=\d(  \[baseline\])?", line)) == 64
+        assert not any("more groups" in line for line in summary)
+    else:
+        assert len(summary) < 60, "\n".join(summary)
+        html = str(tmp_path / "reports" / "run.html")
+        assert f"... 60 more groups (60 hosts) (see {html})" in summary
