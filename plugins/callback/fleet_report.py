@@ -89,6 +89,20 @@ options:
     ini:
       - section: callback_fleet_report
         key: events_file
+  compare_to:
+    description:
+      - Path of an earlier JSON report of the same command or workflow. The new report then gets a C(drift)
+        section (JSON, Markdown, HTML and the printed summary) naming, for each task in both reports, the hosts
+        whose status or host-normalised output changed, appeared or disappeared, with a short diff per changed host.
+      - Choosing which earlier report to compare with (such as the last one of the same command and targets) is the
+        caller's job; the azlin-fleet CLI does it for C(--compare-to last).
+      - If the file cannot be read or is not a report, a warning says so and the report has no drift section.
+    type: path
+    env:
+      - name: AZLIN_FLEET_COMPARE_TO
+    ini:
+      - section: callback_fleet_report
+        key: compare_to
   summary:
     description:
       - Print the grouped summary at the end of the run. Set V(false) when another program (the azlin-fleet CLI)
@@ -102,14 +116,38 @@ options:
         key: summary
   summary_max_lines:
     description:
-      - Lines shown per output or diff in the printed summary; the report files always hold the whole text.
+      - Lines shown per output, diff or reason list in the printed summary; the report files always hold the
+        whole text.
     type: int
-    default: 40
+    default: 8
     env:
       - name: AZLIN_FLEET_REPORT_SUMMARY_MAX_LINES
     ini:
       - section: callback_fleet_report
         key: summary_max_lines
+  summary_max_groups:
+    description:
+      - Groups shown per task in the printed summary, largest first; a line C(... M more groups (see <report>))
+        stands for the others. The failed hosts (folded per task and status) and the counts line are always
+        printed, so a summary of hundreds of hosts stays a screenful.
+    type: int
+    default: 4
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY_MAX_GROUPS
+    ini:
+      - section: callback_fleet_report
+        key: summary_max_groups
+  summary_full:
+    description:
+      - Print every group with its whole output or diff, and every internal-task failure on its own line
+        (O(summary_max_lines) and O(summary_max_groups) are then ignored).
+    type: bool
+    default: false
+    env:
+      - name: AZLIN_FLEET_REPORT_SUMMARY_FULL
+    ini:
+      - section: callback_fleet_report
+        key: summary_full
 """
 
 EXAMPLES = r"""
@@ -142,9 +180,11 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     NormalizeOptions,
     ReportCollector,
     TaskInfo,
+    attach_drift,
     build_masker,
     build_report,
     default_report_name,
+    failed_report,
     format_event,
     format_play_plan_event,
     format_route_plan_event,
@@ -272,14 +312,28 @@ class CallbackModule(CallbackBase):
             return
         self._written = True
         name = self.get_option("report_name") or default_report_name(self._started)
-        report = build_report(
-            self._collector,
-            name=name,
-            started=self._started.isoformat(timespec="seconds"),
-            finished=datetime.now(UTC).isoformat(timespec="seconds"),
-            complete=complete,
-            diff_context=self.get_option("diff_context"),
-        )
+        started = self._started.isoformat(timespec="seconds")
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            report = build_report(
+                self._collector,
+                name=name,
+                started=started,
+                finished=finished,
+                complete=complete,
+                diff_context=self.get_option("diff_context"),
+            )
+        except Exception as ex:  # noqa: BLE001 - the report is always written: one that names this failure
+            self._display.error_as_warning("Unable to build the fleet report; writing one that names the cause.", ex)
+            report = failed_report(name, started, finished, f"building the report failed: {ex!r}")
+        compare_to = self.get_option("compare_to")
+        if compare_to:
+            try:
+                attach_drift(report, compare_to)
+            except FleetError as ex:
+                message = f"No drift section: {ex}"
+                report["warnings"].append(message)
+                self._display.warning(message)
         paths = []
         try:
             paths = write_report(report, self.get_option("report_dir"), name, self.get_option("formats"))
@@ -288,7 +342,15 @@ class CallbackModule(CallbackBase):
             self._display.error_as_warning(f"Unable to write the fleet report to {where!r}.", ex)
         if self.get_option("summary") and complete:
             color = C.ANSIBLE_FORCE_COLOR or (sys.stdout.isatty() and not C.ANSIBLE_NOCOLOR)
-            text = render_text(report, color=bool(color), max_lines=self.get_option("summary_max_lines"))
+            see = str(paths[-1]) if paths else None
+            text = render_text(
+                report,
+                color=bool(color),
+                max_lines=self.get_option("summary_max_lines"),
+                max_groups=self.get_option("summary_max_groups"),
+                full=self.get_option("summary_full"),
+                see=see,
+            )
             self._display.display(text)
         for path in paths:
             self._display.display(f"fleet report: {path}")

@@ -14,8 +14,16 @@ options:
       - If a pattern has a group named C(secret), only that group is masked; for example the pattern
         V(sig=(?P<secret>\\w+\)) masks the value and keeps C(sig=) visible.
       - "The defaults are always applied as well: the value after a key containing C(password), C(passwd),
-        C(token), C(secret), C(api_key), C(apikey) or C(api-key) followed by C(=) or C(:) (so C(DB_PASSWORD=x) and
-        C(aws_secret_access_key: x) too), C(Authorization: Bearer) tokens, and the body of C(PRIVATE KEY) blocks."
+        C(token), C(secret), C(api_key), C(apikey) or C(api-key) followed by C(=) or C(:), quoted or not (so
+        C(DB_PASSWORD=x), C(aws_secret_access_key: x), C(\"client_secret\": \"x\") and C(\"accessToken\": \"x\") too);
+        command-line options such as C(--password x) and C(--client-secret x); C(Authorization:) headers of any
+        scheme (C(Bearer), C(Basic), ...); AWS access key ids (C(AKIA...)); Azure SAS C(sig=) values and
+        C(AccountKey=)/C(SharedAccessKey=) in connection strings; bare JSON Web Tokens (C(eyJ...)); the password of
+        C(scheme://user:password@host) URLs; and the body of C(PRIVATE KEY) blocks, to the end of the text when the
+        END line is missing."
+      - The defaults take time linear in the size of the output, and every output is masked whole before it is
+        truncated, so no secret survives by being cut. Your own patterns run as written; avoid
+        nested or unbounded repetitions that can backtrack.
       - Given as a comma-separated list in the environment variable and in the ini file, so a pattern cannot contain a
         comma there.
     type: list
@@ -69,7 +77,10 @@ options:
     description:
       - Outputs longer than this many characters are kept as their head and tail with a truncation marker between.
       - Grouping still compares the whole output (by a hash of its full content); only the stored text is cut.
-      - V(0) keeps outputs whole.
+      - Outputs over 1 MiB (and over four times this limit) are masked, hashed and cut window by window (windows
+        of whole lines), so a huge output costs the controller a few windows of memory, not copies of it;
+        O(ignore_patterns) then apply within a window.
+      - V(0) keeps outputs whole (and every output is then held whole).
     type: int
     default: 65536
     env:

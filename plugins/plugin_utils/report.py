@@ -29,6 +29,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     classify_result,
     is_quiet_task,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_drift import compare_reports, has_drift
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_events import (
     format_event,
     format_play_plan_event,
@@ -45,6 +46,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import bui
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_html import render_html
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_markdown import render_markdown
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_render_text import render_text
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_validate import validate_report
 
 __all__ = [
     "FILE_FORMATS",
@@ -58,13 +60,18 @@ __all__ = [
     "RunError",
     "TaskInfo",
     "assemble_report",
+    "attach_drift",
+    "compare_reports",
+    "has_drift",
     "build_masker",
     "build_report",
     "build_task_entry",
     "classify_result",
     "default_report_name",
+    "failed_report",
     "empty_run",
     "upgrade_report",
+    "validate_report",
     "count_statuses",
     "format_event",
     "format_play_plan_event",
@@ -216,7 +223,31 @@ def assemble_report(
         "sources": sources or [],
         "warnings": warnings or [],
         "errors": errors or [],
+        "drift": None,
     }
+
+
+def failed_report(name: str, started: str | None, finished: str | None, error: str) -> dict[str, Any]:
+    """A valid report that holds no results, only the internal error that kept the real one from being built.
+
+    Written instead of nothing, so whoever reads the report (the CLI, AWX) learns the cause: the run is
+    ``incomplete`` with that error in ``run.internal_errors``.
+    """
+    run = empty_run()
+    run["status"] = "incomplete"
+    run["internal_errors"] = [{"host": "localhost", "task": "azlin.fleet.fleet_report", "error": error}]
+    return assemble_report(
+        name=name, tasks=[], outputs={}, plans=[], options={}, started=started, finished=finished, run=run
+    )
+
+
+def attach_drift(report: dict[str, Any], earlier_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the earlier JSON report at ``earlier_path`` and set ``report["drift"]`` (returned) to the comparison.
+
+    Raises FleetUsageError when the earlier report cannot be read or is not a report.
+    """
+    report["drift"] = compare_reports(load_report(earlier_path), report, context=1)
+    return report["drift"]
 
 
 def empty_run(interrupted: str | None = None) -> dict[str, Any]:
@@ -243,16 +274,21 @@ def upgrade_report(report: dict[str, Any]) -> dict[str, Any]:
         for entry in report.get("outputs", {}).values():
             entry.setdefault("binary", False)
         report["version"] = REPORT_VERSION
+    report.setdefault("drift", None)
     return report
 
 
-def render_report(report: Mapping[str, Any], fmt: str) -> str:
-    """Render a report dict as json, md, html or text."""
+def render_report(report: Mapping[str, Any], fmt: str, **text_options: Any) -> str:
+    """Render a report dict as json, md, html or text.
+
+    ``text_options`` go to ``render_text`` (``full``, ``max_groups``, ``max_lines``, ``see``, ``color``): the
+    terminal summary is bounded by default, ``full=True`` prints everything.
+    """
     renderers = {
         "json": lambda r: json.dumps(r, indent=1, ensure_ascii=False) + "\n",
         "md": render_markdown,
         "html": render_html,
-        "text": render_text,
+        "text": lambda r: render_text(r, **text_options),
     }
     if fmt not in renderers:
         raise FleetUsageError(f"Report format {fmt!r}", f"unknown; choose one of {', '.join(renderers)}")
@@ -315,4 +351,13 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"schema version {report.get('version')!r} is not supported",
             f"This version reads versions {', '.join(map(str, READABLE_VERSIONS))}.",
         )
-    return upgrade_report(report)
+    report = upgrade_report(report)
+    problems = validate_report(report)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise FleetUsageError(
+            f"Report {str(path)!r}",
+            "does not match the report schema: " + "; ".join(problems[:3]) + more,
+            "Pass a .json file the fleet_report callback or report merge wrote, unchanged.",
+        )
+    return report

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,10 +16,12 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_identity import
     HostIdentity,
     build_identity,
     kept_originals,
+    may_occur,
     names_from_result,
     replace_identity,
+    word_set,
 )
-from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import Masker
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import Masker, mask_private_keys
 
 Status = Literal[
     "ok",
@@ -325,6 +327,8 @@ class ReportCollector:
     # Host -> extra names (addresses, hostnames) and the identity built from them (rebuilt when they grow).
     _names: dict[str, list[str]] = field(default_factory=dict)
     _identities: dict[str, HostIdentity] = field(default_factory=dict)
+    # Raw-content digest -> the words of an output several hosts printed (None: too many words to keep).
+    _words: dict[bytes, frozenset[str] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ignore = compile_ignore_patterns(self.options.ignore_patterns)
@@ -583,14 +587,29 @@ class ReportCollector:
         Order: clean (non-UTF-8 -> replacement characters, marked binary), replace the host's identity, then (once
         per distinct text) mask, normalize for comparison, hash and truncate for storage.
         """
-        raw = stdout + ("\n" + stderr if stdout and stderr else stderr) if self.options.include_stderr else stdout
-        if not raw:
+        parts = [stdout, stderr] if self.options.include_stderr and stdout and stderr else [stdout or stderr]
+        if not self.options.include_stderr:
+            parts = [stdout]
+        total = sum(len(part) for part in parts)
+        if not total:
             return None, None
+        if 0 < self.options.max_output and total > max(STREAM_THRESHOLD, 4 * self.options.max_output):
+            return self._store_large(host, parts)
+        raw = "\n".join(parts)
         raw, binary = clean_text(raw)
         originals: list[str] = []
-        if self.options.normalize_hosts:
-            raw, originals = replace_identity(raw, self.identity_of(host))
         digest = hashlib.sha256(raw.encode("utf-8")).digest()
+        if self.options.normalize_hosts:
+            identity = self.identity_of(host)
+            words = self._words.get(digest)
+            if words is not None and not may_occur(identity, words):
+                return self._raw_index[digest], None  # a text seen before, without this host's names
+            raw, originals = replace_identity(raw, identity)
+            if originals:
+                digest = hashlib.sha256(raw.encode("utf-8")).digest()
+            elif digest in self._raw_index and digest not in self._words:
+                # Printed by a second host: its words answer for every further host without a scan.
+                self._words[digest] = word_set(raw)
         key = self._raw_index.get(digest)
         if key is None:
             masked = self.masker.mask(raw)
@@ -608,11 +627,89 @@ class ReportCollector:
         kept = kept_originals(entry.text, originals, entry.truncated, self.options.max_output // 2)
         return key, tuple(kept) or None
 
+    def _store_large(self, host: str, parts: list[str]) -> tuple[str | None, tuple[str, ...] | None]:
+        """Store an output far beyond max_output window by window: never a whole copy of it, only its hash and
+        the head and tail it keeps.
+
+        Windows end at newlines, and every mask shape except PEM blocks (handled on the whole text first, which
+        copies only when a key block is there) lies within a line, so masking by window masks what masking the
+        whole text would. Ignore patterns and whitespace normalisation apply per window.
+        """
+        identity = self.identity_of(host) if self.options.normalize_hosts else None
+        digest = hashlib.sha256()
+        half = self.options.max_output // 2
+        tail_size = self.options.max_output - half
+        head: list[str] = []
+        head_size = 0
+        tail: list[str] = []
+        kept_tail = 0
+        size = 0
+        binary = False
+        # Names replaced in the head's windows and in the windows still in the tail (never all of them: a log
+        # naming its host on every line would hold one string per line).
+        head_originals: list[str] = []
+        tail_originals: list[list[str]] = []
+        for window in _windows([mask_private_keys(part) for part in parts]):
+            window, unclean = clean_text(window)
+            binary = binary or unclean
+            found: list[str] = []
+            if identity is not None:
+                window, found = replace_identity(window, identity)
+            masked = self.masker.mask(window)
+            del window
+            digest.update(normalize_output(masked, self._ignore, self.options.ignore_whitespace).encode("utf-8"))
+            size += len(masked)
+            if head_size < half:
+                head.append(masked[: half - head_size])
+                head_size += len(head[-1])
+                head_originals += found
+            tail.append(masked[-tail_size:])
+            tail_originals.append(found)
+            kept_tail += len(tail[-1])
+            while len(tail) > 1 and kept_tail - len(tail[0]) >= tail_size:
+                kept_tail -= len(tail.pop(0))
+                tail_originals.pop(0)
+            del masked, found
+        key = digest.hexdigest()
+        if key not in self.outputs:
+            omitted = max(0, size - half - tail_size)
+            text = "".join(head) + TRUNCATION_MARKER.format(omitted=omitted) + "".join(tail)[-tail_size:]
+            self.outputs[key] = OutputEntry(key, text, size, True, binary)
+        originals = head_originals + [name for found in tail_originals for name in found]
+        if not originals:
+            return key, None
+        kept = kept_originals(self.outputs[key].text, originals, True, half)
+        return key, tuple(kept) or None
+
+
+# Outputs longer than this (and than 4 x max_output) are processed window by window (see _store_large).
+STREAM_THRESHOLD = 1 << 20
+_WINDOW = 1 << 18
+
+
+def _windows(parts: list[str]) -> Iterator[str]:
+    """The parts joined by newlines, as windows of about _WINDOW characters that end at a newline.
+
+    A line longer than a window stays whole (its secrets must be seen whole): one window may then be large.
+    """
+    for number, part in enumerate(parts):
+        if number:
+            yield "\n"
+        position = 0
+        while position < len(part):
+            end = position + _WINDOW
+            if end < len(part):
+                newline = part.rfind("\n", position, end)
+                end = newline + 1 if newline >= position else part.find("\n", end) + 1 or len(part)
+            yield part[position:end]
+            position = end
+
 
 def clean_text(value: Any) -> tuple[str, bool]:
     """Text that is safe to store as UTF-8: bytes and undecodable characters become U+FFFD.
 
-    The flag tells whether the value was not clean text (undecodable bytes, or NUL characters that mark binary data).
+    The flag tells whether the value was not clean text: undecodable bytes (here or, as U+FFFD, already on the
+    host) or NUL characters, which mark binary data.
     """
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", "replace")
@@ -625,7 +722,8 @@ def clean_text(value: Any) -> tuple[str, bool]:
     except UnicodeEncodeError:
         # Lone surrogates: how Python carries undecodable bytes (surrogateescape) through str.
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), True
-    return text, "\x00" in text
+    # U+FFFD: the bytes were already decoded with replacement on the host (Ansible's modules do that).
+    return text, "\x00" in text or "\ufffd" in text
 
 
 def _plan_hosts(plan: Mapping[str, Any]) -> frozenset[str]:

@@ -80,7 +80,8 @@ def diff_groups(
 
 def _lines(group: Mapping[str, Any], outputs: Mapping[str, Mapping[str, Any]]) -> list[str]:
     entry = outputs.get(group["output"]) if group["output"] else None
-    return entry["text"].splitlines() if entry else []
+    # Lines end at newlines only (str.splitlines would also cut at \r, \x1c, \x85, ... that hosts print).
+    return entry["text"].rstrip("\n").split("\n") if entry and entry["text"] else []
 
 
 def count_statuses(statuses: Iterable[str]) -> dict[str, int]:

@@ -8,15 +8,16 @@ is kept, in order, so the host's own text can be restored exactly (``restore_ide
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 PLACEHOLDER = "{host}"
+_WORD = re.compile(r"[A-Za-z0-9_-]+")
 # A name matches only as a whole word of a host name or address: "web-1" is not replaced inside "web-10",
 # "web-1_old" or "10.0.0.12"; a dot may follow ("web-1.example.com" -> "{host}.example.com").
-_NAME_CHARS = "A-Za-z0-9_-"
 _MIN_LENGTH = 2
 # Result keys that tell the hostname the host itself reports (facts, or a fleet action's own field).
 _FACT_KEYS = ("ansible_hostname", "ansible_nodename", "ansible_fqdn", "hostname", "nodename", "fqdn")
@@ -24,18 +25,18 @@ _FACT_KEYS = ("ansible_hostname", "ansible_nodename", "ansible_fqdn", "hostname"
 
 @dataclass(frozen=True, slots=True)
 class HostIdentity:
-    """The names one host is known by, longest first, with the pattern that finds them in a text."""
+    """The names one host is known by, longest first."""
 
     host: str
     names: tuple[str, ...]
-    pattern: re.Pattern[str]
+    # Each name cut into its words (runs of letters, digits, '_' and '-'), for the cheap test ``may_occur``.
+    words: tuple[tuple[str, ...], ...] = ()
 
 
 def build_identity(host: str, names: Iterable[Any] = ()) -> HostIdentity:
     """Build a host's identity from its inventory name and any other names or addresses (non-strings ignored).
 
-    The literal placeholder is always part of the pattern, so a text that already holds ``{host}`` still restores
-    exactly.
+    A literal placeholder in a text is always recorded as an original too, so such a text still restores exactly.
     """
     found: dict[str, None] = {}
     for name in (host, *names):
@@ -43,31 +44,67 @@ def build_identity(host: str, names: Iterable[Any] = ()) -> HostIdentity:
             found[name.strip()] = None
             found[name.strip().lower()] = None
     ordered = sorted(found, key=lambda n: (-len(n), n))
-    alternatives = "|".join(re.escape(name) for name in ordered)
-    pattern = re.compile(
-        rf"{re.escape(PLACEHOLDER)}|(?<![{_NAME_CHARS}])(?:{alternatives})(?![{_NAME_CHARS}])"
-        if alternatives
-        else re.escape(PLACEHOLDER)
-    )
-    return HostIdentity(host, tuple(ordered), pattern)
+    return HostIdentity(host, tuple(ordered), tuple(tuple(_WORD.findall(name)) for name in ordered))
 
 
-def is_identity_in(identity: HostIdentity, text: str) -> bool:
-    """Tell cheaply (plain substring search) whether any of the host's names, or the placeholder, occur in text."""
-    return PLACEHOLDER in text or any(name in text for name in identity.names)
+def word_set(text: str, limit: int = 50_000) -> frozenset[str] | None:
+    """The distinct words of a text (runs of letters, digits, '_' and '-'), or None when there are over ``limit``.
+
+    Built once for an output many hosts print, it answers "could this host's name be in it?" without scanning.
+    """
+    words = set()
+    for word in _WORD.findall(text):
+        words.add(word)
+        if len(words) > limit:
+            return None
+    return frozenset(words)
+
+
+def may_occur(identity: HostIdentity, words: frozenset[str]) -> bool:
+    """Tell whether any of the host's names (or the placeholder) could occur in a text with these words."""
+    return "host" in words or any(all(w in words for w in name_words) for name_words in identity.words)
 
 
 def replace_identity(text: str, identity: HostIdentity) -> tuple[str, list[str]]:
-    """Replace every whole-word occurrence of the host's names by ``{host}``; return the text and the originals."""
-    if not is_identity_in(identity, text):
+    """Replace every whole-word occurrence of the host's names by ``{host}``; return the text and the originals.
+
+    Plain substring searches (longest name first, so a known FQDN wins over the short name inside it), each
+    checked for word boundaries: linear in the text for each name, and free when no name occurs.
+    """
+    spans: list[tuple[int, int]] = []
+    for name in (PLACEHOLDER, *identity.names):
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if (name == PLACEHOLDER or _is_boundary(text, start - 1) and _is_boundary(text, end)) and _is_free(
+                spans, start, end
+            ):
+                bisect.insort(spans, (start, end))
+            start = text.find(name, start + 1)
+    if not spans:
         return text, []
-    originals: list[str] = []
+    parts, originals, position = [], [], 0
+    for start, end in spans:
+        parts += [text[position:start], PLACEHOLDER]
+        originals.append(text[start:end])
+        position = end
+    parts.append(text[position:])
+    return "".join(parts), originals
 
-    def _swap(match: re.Match[str]) -> str:
-        originals.append(match.group(0))
-        return PLACEHOLDER
 
-    return identity.pattern.sub(_swap, text), originals
+def _is_free(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Tell whether [start, end) overlaps none of the sorted, disjoint spans."""
+    index = bisect.bisect_left(spans, (start, end))
+    if index < len(spans) and spans[index][0] < end:
+        return False
+    return not (index > 0 and spans[index - 1][1] > start)
+
+
+def _is_boundary(text: str, index: int) -> bool:
+    if index < 0 or index >= len(text):
+        return True
+    char = text[index]
+    return not (char.isascii() and (char.isalnum() or char in "_-"))
 
 
 def restore_identity(text: str, originals: list[str] | None) -> str:

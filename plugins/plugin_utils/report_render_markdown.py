@@ -33,6 +33,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         statuses = ", ".join(f"{s} {n}" for s, n in task["counts"].items())
         table.append(f"| {_inline(_title(task))} | {task['hosts']} | {statuses} | {len(task['groups'])} |")
     blocks.append("\n".join(table))
+    blocks += _drift_blocks(report.get("drift"))
     for task in report["tasks"]:
         blocks.append(f"## {_inline(_title(task))}")
         has_diff = any(g["diff"] is not None for g in task["groups"])
@@ -57,6 +58,26 @@ def _run_blocks(run: Mapping[str, Any]) -> list[str]:
             )
         )
     return blocks
+
+
+def _drift_blocks(drift: Mapping[str, Any] | None) -> list[str]:
+    if not drift:
+        return []
+    since = _inline(str(drift["compared_to"]))
+    if not drift["tasks"]:
+        return [f"## Changed since {since}", f"No drift in {drift['tasks_compared']} tasks compared."]
+    blocks = [f"## Changed since {since}", f"Hosts with drift: {', '.join(_code(h) for h in drift['hosts'])}"]
+    for task in drift["tasks"]:
+        items = [
+            f"- {_code(c['host'])}: {_inline(c['before']['status'])} -> {_inline(c['after']['status'])}"
+            + (", output changed" if c["diff"] else "")
+            for c in task["changed"]
+        ]
+        items += [f"- {_code(a['host'])}: appeared ({_inline(a['after']['status'])})" for a in task["appeared"]]
+        items += [f"- {_code(d['host'])}: disappeared" for d in task["disappeared"]]
+        blocks += [f"### {_inline(_title(task))}", "\n".join(items)]
+        blocks += [_fence(c["diff"], "diff") for c in task["changed"] if c["diff"]]
+    return blocks + [f"> Warning: {_inline(w)}" for w in drift.get("warnings", [])]
 
 
 def _title(task: Mapping[str, Any]) -> str:

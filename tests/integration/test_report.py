@@ -309,3 +309,114 @@ def test_quiet_tasks_and_includes_are_no_rows_but_plans_and_failures_are_kept(
         ("Print the step", "web-1"),
         ("Print the step", "web-2"),
     ]
+
+
+def test_outputs_naming_their_own_host_fold_into_one_group(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    proc = run_playbook(PLAYBOOKS / "hostname.yml", env=report_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = load(tmp_path)
+    hostname = task_named(report, "Print the hostname")
+    assert groups_of(hostname) == [("ci-[1-2],stage-[1-3],web-[1-3]", "ok", 0, 8)]
+    assert report["outputs"][hostname["groups"][0]["output"]]["text"] == "{host}"
+    assert {r["host"]: r["identity"] for r in hostname["results"]} == {h["host"]: [h["host"]] for h in report["hosts"]}
+    # A real difference on the ci hosts still splits them off, and the diff shows only that difference: the host
+    # names and the addresses (each host's ansible_host) are the same placeholder on both sides.
+    deploy = task_named(report, "Print the deploy line")
+    assert groups_of(deploy) == [("stage-[1-3],web-[1-3]", "ok", 0, 6), ("ci-[1-2]", "ok", 0, 2)]
+    assert report["outputs"][deploy["groups"][0]["output"]]["text"] == (
+        "deployed release 42 on {host}\nlistening on {host}:8080"
+    )
+    assert [line for line in deploy["groups"][1]["diff"].splitlines() if line[:1] in "+-"] == [
+        "--- stage-[1-3],web-[1-3]",
+        "+++ ci-[1-2]",
+        "-deployed release 42 on {host}",
+        "+deployed release 41 on {host}",
+    ]
+    addresses = {h.name: h.address for h in fleet.hosts()}
+    web1 = next(r for r in deploy["results"] if r["host"] == "web-1")
+    assert web1["identity"] == ["web-1", addresses["web-1"]]
+    html = (tmp_path / "reports" / "run.html").read_text()
+    assert f"<tr><td>web-1</td><td>web-1, {addresses['web-1']}</td></tr>" in html
+
+
+def test_drift_between_two_runs_names_exactly_the_changed_host(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    names = [h.name for h in fleet.hosts()]
+    for name in names:
+        fleet.host_path(name, "/tmp/app.conf").write_text(f"role=app\nnode={name}\n")
+    first = run_playbook(PLAYBOOKS / "config.yml", env=report_env(tmp_path, name="first"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert load(tmp_path, "first")["drift"] is None
+    fleet.host_path("stage-2", "/tmp/app.conf").write_text("role=db\nnode=stage-2\n")
+    earlier = tmp_path / "reports" / "first.json"
+    second = run_playbook(
+        PLAYBOOKS / "config.yml", env=report_env(tmp_path, name="second", AZLIN_FLEET_COMPARE_TO=str(earlier))
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    drift = load(tmp_path, "second")["drift"]
+    assert (drift["compared_to"], drift["hosts"], drift["tasks_compared"]) == ("first", ["stage-2"], 1)
+    (task,) = drift["tasks"]
+    assert [c["host"] for c in task["changed"]] == ["stage-2"] and not task["appeared"] and not task["disappeared"]
+    assert "-role=app" in task["changed"][0]["diff"] and "+role=db" in task["changed"][0]["diff"]
+    assert "CHANGED SINCE first: 1 host drifted (stage-2)" in second.stdout
+    assert "## Changed since first" in (tmp_path / "reports" / "second.md").read_text()
+    assert 'class="drift-changed" data-host="stage-2"' in (tmp_path / "reports" / "second.html").read_text()
+
+
+def test_non_utf8_and_binary_output_never_breaks_the_report(
+    fleet, run_playbook: Callable[..., subprocess.CompletedProcess], tmp_path: Path
+) -> None:
+    proc = run_playbook(PLAYBOOKS / "binary.yml", env=report_env(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run.html", "run.json", "run.md"]
+    report = load(tmp_path)
+    raw = task_named(report, "Print binary output without a module")
+    assert raw["counts"] == {"ok": 8}
+    texts = {r["host"]: report["outputs"][r["output"]] for r in raw["results"]}
+    assert texts["ci-1"]["binary"] is False and texts["ci-1"]["text"].startswith("plain text")
+    for host, visible in (("web-1", "caf\ufffd cr\ufffdme"), ("web-2", "lone \ufffd byte"), ("web-3", "nul\x00 and ")):
+        assert texts[host]["binary"] is True, (host, texts[host])
+        assert texts[host]["text"].startswith(visible), texts[host]
+    # Through a module, ansible-core may refuse the non-UTF-8 result itself: then the host has its failure and
+    # Ansible's reason; when it passes the text on, the output is marked binary. Either way every host is there.
+    module = task_named(report, "Print binary output")
+    assert sorted(r["host"] for r in module["results"]) == sorted(h.name for h in fleet.hosts())
+    for result in module["results"]:
+        if result["host"].startswith("web-"):
+            if result["status"] == "failed":
+                assert result["ignored"] is True and "UTF" in result["reason"], result
+            else:
+                assert report["outputs"][result["output"]]["binary"] is True, result
+    for name in ("run.html", "run.md"):
+        (tmp_path / "reports" / name).read_text(encoding="utf-8")  # valid UTF-8
+    assert "nul\\x00 and" in proc.stdout  # the summary shows the NUL escaped
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["default", "full"])
+def test_a_64_host_summary_stays_a_screenful(
+    run_ansible: Callable[..., subprocess.CompletedProcess], tmp_path: Path, full: bool
+) -> None:
+    # 64 hosts on the controller's own connection: the summary is what is under test, not SSH.
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[all]\n" + "".join(f"node-{i}\n" for i in range(1, 65)))
+    env = report_env(tmp_path, AZLIN_FLEET_REPORT_SUMMARY_FULL=str(full).lower())
+    proc = run_ansible(
+        ["ansible-playbook", "-i", str(inventory), "-f", "16", str(PLAYBOOKS / "many_groups.yml")], env=env
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    summary = lines[lines.index("FLEET REPORT run (complete)") : lines.index("HOSTS 64: failed=12 ok=52") + 1]
+    failed = "fleet: node-[5,10,15,20,25,30,35,40,45,50,55,60] (12): Print the checksum: failed: exited with exit codes"
+    assert f"{failed} 1, 2, 3" in summary
+    report = load(tmp_path)
+    assert len(task_named(report, "Print the checksum")["groups"]) == 64
+    if full:
+        assert sum(1 for line in summary if re.fullmatch(r"node-\d+  (ok|failed) rc=\d(  \[baseline\])?", line)) == 64
+        assert not any("more groups" in line for line in summary)
+    else:
+        assert len(summary) < 60, "\n".join(summary)
+        html = str(tmp_path / "reports" / "run.html")
+        assert f"... 60 more groups (60 hosts) (see {html})" in summary

@@ -296,3 +296,42 @@ def test_refused_and_nothing_selected_reach_the_run_object(callback, tmp_path: P
         "refused": ["fleet_count: not a number"],
         "nothing_selected": nothing,
     }
+
+
+def test_compare_to_adds_the_drift_section(callback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = Task("t", "Run")
+    for host in ("web-1", "web-2"):
+        callback.v2_runner_on_ok(Result(host, run, {"rc": 0, "stdout": f"{host} release 1"}))
+    callback.v2_playbook_on_stats(None)
+    earlier = tmp_path / "earlier.json"
+    (tmp_path / "reports" / "unit.json").rename(earlier)
+    monkeypatch.setenv("AZLIN_FLEET_COMPARE_TO", str(earlier))
+    second = callback_loader.get("azlin.fleet.fleet_report")
+    second.set_options()
+    second.v2_runner_on_ok(Result("web-1", run, {"rc": 0, "stdout": "web-1 release 1"}))
+    second.v2_runner_on_ok(Result("web-2", run, {"rc": 0, "stdout": "web-2 release 2"}))
+    second.v2_playbook_on_stats(None)
+    drift = read_report(tmp_path)["drift"]
+    assert (drift["compared_to"], drift["hosts"]) == ("unit", ["web-2"])
+
+
+def test_compare_to_a_missing_report_warns_and_still_writes(callback, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AZLIN_FLEET_COMPARE_TO", str(tmp_path / "nope.json"))
+    plugin = callback_loader.get("azlin.fleet.fleet_report")
+    plugin.set_options()
+    plugin.v2_runner_on_ok(Result("web-1", Task("t", "Run"), {"rc": 0, "stdout": "x"}))
+    plugin.v2_playbook_on_stats(None)
+    report = read_report(tmp_path)
+    assert report["drift"] is None and "No drift section" in report["warnings"][0]
+
+
+def test_host_address_from_inventory_vars_is_normalised(callback, tmp_path: Path) -> None:
+    run = Task("t", "Listen")
+    for name, address in (("web-1", "10.0.0.1"), ("web-2", "10.0.0.2")):
+        result = Result(name, run, {"rc": 0, "stdout": f"listening on {address}:22"})
+        result.host = Host(name, address)
+        callback.v2_runner_on_ok(result)
+    callback.v2_playbook_on_stats(None)
+    (task,) = read_report(tmp_path)["tasks"]
+    assert [g["count"] for g in task["groups"]] == [2]
+    assert [r["identity"] for r in task["results"]] == [["10.0.0.1"], ["10.0.0.2"]]

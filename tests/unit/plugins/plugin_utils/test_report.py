@@ -286,3 +286,15 @@ def test_version_1_reports_are_upgraded_on_load(tmp_path: Path) -> None:
     upgraded = load_report(path)
     validate(upgraded)
     assert upgraded["run"] == {"status": "complete", "internal_errors": [], "refused": [], "nothing_selected": None}
+
+
+def test_failed_report_is_valid_and_names_the_cause() -> None:
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.report import failed_report, validate_report
+
+    report = failed_report("run", "2026-01-01T00:00:00+00:00", None, "building the report failed: KeyError('x')")
+    validate(report)
+    assert validate_report(report) == []
+    assert (report["complete"], report["run"]["status"]) == (False, "incomplete")
+    assert "fleet: internal error: localhost: azlin.fleet.fleet_report: building the report failed" in render_report(
+        report, "text"
+    )

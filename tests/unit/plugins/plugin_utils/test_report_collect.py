@@ -442,3 +442,100 @@ def test_interrupt_wins_over_internal_errors(pipeline: ReportCollector) -> None:
     pipeline.take_result("web-1", "judge", "ok", {"fleet_internal_error": "x"})
     pipeline.mark_interrupted("SIGINT")
     assert pipeline.run_summary()["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "binary"),
+    [
+        pytest.param("plain", "plain", False, id="ascii"),
+        pytest.param("café", "café", False, id="utf8"),
+        pytest.param(b"caf\xe9", "caf\ufffd", True, id="latin1-bytes"),
+        pytest.param(b"caf\xc3\xa9", "café", False, id="utf8-bytes"),
+        pytest.param("lone \udc80 byte", "lone \ufffd byte", True, id="surrogateescape"),
+        pytest.param("nul\x00", "nul\x00", True, id="nul"),
+        pytest.param("x \ufffd y", "x \ufffd y", True, id="replaced-on-host"),
+    ],
+)
+def test_clean_text(value, text: str, binary: bool) -> None:
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import clean_text
+
+    assert clean_text(value) == (text, binary)
+
+
+def test_binary_output_is_stored_cleaned_and_marked(collector: ReportCollector) -> None:
+    row = collector.add_result("web-1", "t1", Outcome("ok", 0, "bad \udcff\udcfe bytes", reason="why \udc80"))
+    entry = collector.outputs[row.output]
+    assert (entry.text, entry.binary) == ("bad \ufffd\ufffd bytes", True)
+    assert row.reason == "why \ufffd"
+    json.dumps([entry.text, row.reason]).encode("utf-8")
+
+
+# --- outputs far beyond max_output: window by window, bounded memory ---
+
+
+def big_output(middle: str, lines: int = 60_000) -> str:
+    body = [f"log line {i:06d} of a long deploy ........................" for i in range(lines)]
+    body[lines // 2] = middle
+    body[17_000] = "export DB_PASSWORD=first-secret"  # near the end of the first 1 MiB window
+    return "\n".join(body) + "\nAuthorization: Basic dGFpbDpzZWNyZXQ=\n"
+
+
+def test_large_output_is_masked_hashed_and_cut_like_a_small_one() -> None:
+    collector = ReportCollector(build_masker(), NormalizeOptions(max_output=4096))
+    text = big_output("token=middle-secret")
+    assert len(text) > 3 * 2**20
+    one = collector.add_result("web-1", "t", Outcome("ok", 0, text))
+    two = collector.add_result("web-2", "t", Outcome("ok", 0, text.replace("middle-secret", "other-secret")))
+    three = collector.add_result("web-3", "t", Outcome("ok", 0, text.replace("of a long", "of a short", 1)))
+    assert one.output == two.output != three.output  # different secrets still group; a real change does not
+    entry = collector.outputs[one.output]
+    assert entry.truncated and entry.size == len(text) - len("middle-secret") - len("first-secret") - len(
+        "dGFpbDpzZWNyZXQ="
+    ) + 3 * len("********")
+    assert entry.text.startswith("log line 000000") and entry.text.endswith("Authorization: Basic ********\n")
+    assert "secret" not in entry.text.replace("first-secret", "") and "dGFpbDpzZWNyZXQ=" not in entry.text
+    # The key is the hash of the whole masked text, as for any output (no ignore options here).
+    import hashlib
+
+    masked = build_masker().mask(text)
+    assert one.output == hashlib.sha256(masked.encode()).hexdigest()
+
+
+def test_large_output_with_a_key_block_without_end_is_masked_to_its_end() -> None:
+    collector = ReportCollector(build_masker(), NormalizeOptions(max_output=1000))
+    text = "start\n-----BEGIN RSA PRIVATE KEY-----\n" + "QUJDREVGR0hJSktMTU5PUA==\n" * 200_000
+    row = collector.add_result("web-1", "t", Outcome("ok", 0, text))
+    entry = collector.outputs[row.output]
+    assert "QUJD" not in entry.text and entry.text.startswith("start\n-----BEGIN RSA PRIVATE KEY-----********")
+
+
+def test_large_output_keeps_host_names_of_head_and_tail() -> None:
+    collector = ReportCollector(build_masker(), NormalizeOptions(max_output=200))
+    text = "deploy on web-1\n" + "x\n" * 2_000_000 + "done on web-1\n"
+    one = collector.add_result("web-1", "t", Outcome("ok", 0, text))
+    two = collector.add_result("web-2", "t", Outcome("ok", 0, text.replace("web-1", "web-2")))
+    assert one.output == two.output and (one.identity, two.identity) == (("web-1", "web-1"), ("web-2", "web-2"))
+    assert collector.outputs[one.output].text.startswith("deploy on {host}\n")
+
+
+def test_large_output_costs_windows_not_copies() -> None:
+    import tracemalloc
+
+    def peak_for(lines: int) -> tuple[int, int]:
+        collector = ReportCollector(build_masker(), NormalizeOptions(max_output=65536))
+        text = "".join(
+            f"line {i} on web-1, token=abc{i}\n" if i % 100 == 0 else f"line {i} of the deploy log ok\n"
+            for i in range(lines)
+        )
+        tracemalloc.start()
+        collector.add_result("web-1", "t", Outcome("ok", 0, text, "warning: 1\n"))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return len(text), peak
+
+    small_size, small_peak = peak_for(200_000)
+    big_size, big_peak = peak_for(800_000)
+    assert big_size > 20 * 2**20 and big_size > 3.9 * small_size
+    # Four times the output, about the same extra memory: windows, not copies of the output.
+    assert big_peak < 1.5 * small_peak + 2**20, (small_peak, big_peak)
+    assert big_peak < 8 * 2**20, f"peak {big_peak / 2**20:.1f} MiB for a {big_size / 2**20:.0f} MiB output"

@@ -139,3 +139,25 @@ def test_report_folds_hostname_outputs_and_html_keeps_each_hosts_name() -> None:
     assert {r["host"]: r["identity"] for r in report["tasks"][0]["results"]} == {h: [h] for h in hosts}
     html = render_report(report, "html")
     assert "<tr><td>stage-2</td><td>stage-2</td></tr>" in html
+
+
+def test_many_occurrences_are_replaced_in_linear_time() -> None:
+    import time
+
+    identity = build_identity("web-1", ["10.0.0.1", "web-1.example.com"])
+    text = "web-1 10.0.0.1 web-10 web-1.example.com\n" * 25_000  # 1 MB, 75,000 names to replace
+    started = time.perf_counter()
+    replaced, originals = replace_identity(text, identity)
+    assert time.perf_counter() - started < 2.0
+    assert len(originals) == 75_000 and replaced.count("web-10") == 25_000
+    assert restore_identity(replaced, originals) == text
+
+
+def test_an_output_many_hosts_print_is_still_normalised_for_the_host_it_names(collector: ReportCollector) -> None:
+    # web-1 and web-2 print the same text (the second time, its words are kept to skip scans for later hosts);
+    # web-3 prints it too and is named in it, so for web-3 it must become {host}.
+    rows = [collector.add_result(h, "t", Outcome("ok", 0, "leader is web-3\n")) for h in ("web-1", "web-2", "web-3")]
+    rows.append(collector.add_result("web-4", "t", Outcome("ok", 0, "leader is web-3\n")))
+    texts = [collector.outputs[r.output].text for r in rows]
+    assert texts == ["leader is web-3\n", "leader is web-3\n", "leader is {host}\n", "leader is web-3\n"]
+    assert [r.identity for r in rows] == [None, None, ("web-3",), None]
