@@ -98,5 +98,5 @@ class ActionModule(ActionBase):
         # the targeted hosts, once, for the report: every one of them ends in it with a status, even when the
         # run is interrupted before it reaches them (the fact itself stays free of per-host lists)
         result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact, WAKE_FACT: wake},
-                      fleet_targeted=list(plan.hosts))
+                      fleet_targeted=list(plan.hosts), fleet_dry_run=plan.dry_run)
         return result

@@ -117,6 +117,9 @@ def build_report(
     for record in collector.results:
         by_task.setdefault(record.task_id, []).append(_result_dict(record))
     tasks = [plan_task_entry(plan, index) for index, plan in enumerate(collector.plans, 1)]
+    unreached, status, reason = collector.unreached_hosts()
+    if unreached:
+        tasks.append(unreached_task_entry(unreached, status, reason))
     for task in collector.tasks.values():
         if task.id in by_task:
             tasks.append(
@@ -147,6 +150,14 @@ def _result_dict(record: HostResult) -> dict[str, Any]:
     if result["identity"] is not None:
         result["identity"] = list(result["identity"])
     return result
+
+
+def unreached_task_entry(hosts: list[str], status: str, reason: str) -> dict[str, Any]:
+    """A report entry for targeted hosts no task reached, so every selected host is in the report exactly once."""
+    plan = {"hosts": [{"host": h, "status": status, "reasons": [reason]} for h in hosts]}
+    entry = plan_task_entry(plan, 0)
+    entry.update(id="unreached", name="hosts the run did not reach", kind="outcome")
+    return entry
 
 
 def plan_task_entry(plan: Mapping[str, Any], index: int) -> dict[str, Any]:

@@ -319,6 +319,9 @@ class ReportCollector:
     internal_errors: list[InternalError] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     nothing_selected: dict[str, str] | None = None
+    # The hosts the run targets (the plan's ``fleet_targeted``): each ends in the report, reached or not.
+    targeted: list[str] = field(default_factory=list)
+    dry_run: bool = False
     # Raw-content digest -> output key: identical raw outputs skip masking and normalizing entirely.
     _raw_index: dict[bytes, str] = field(default_factory=dict)
     # (host, task id) -> start time of results still running; they are what an interrupt marks.
@@ -486,6 +489,10 @@ class ReportCollector:
                 text = self.masker.mask(_text(line))
                 if text not in self.refused:
                     self.refused.append(text)
+        targeted = result.get("fleet_targeted")
+        if isinstance(targeted, list) and not self.targeted:
+            self.targeted = [_text(h) for h in targeted]
+            self.dry_run = result.get("fleet_dry_run") is True
         nothing = result.get("fleet_nothing_selected")
         if isinstance(nothing, Mapping):
             self.nothing_selected = {
@@ -543,6 +550,18 @@ class ReportCollector:
                 return changed
         self.plans.append(plan)
         return True
+
+    def unreached_hosts(self) -> tuple[list[str], str, str]:
+        """Targeted hosts with no row at all: (hosts, status, reason). They never got as far as a task: a dry run
+        would have run them (``selected``); otherwise the run ended first (``not_started``)."""
+        seen = {r.host for r in self.results}
+        seen.update(str(h.get("host")) for plan in self.plans for h in plan.get("hosts", []) if isinstance(h, Mapping))
+        missing = [h for h in self.targeted if h not in seen]
+        if self.dry_run:
+            return missing, "selected", "dry run: it would run here"
+        if self.interrupted:
+            return missing, "not_started", f"run interrupted by {self.interrupted} before this host started"
+        return missing, "not_started", "the run ended before this host started"
 
     def mark_interrupted(self, signal_name: str) -> list[HostResult]:
         """Record the interruption: results still running become interrupted, and hosts of the same play

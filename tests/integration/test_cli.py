@@ -523,7 +523,6 @@ def test_a_signal_to_the_cli_pid_cancels_the_whole_run(
     assert f"interrupted by {name}" in err
 
 
-@pytest.mark.xfail(reason="needs issue 12.4 on the report/pipeline side: hosts of later batches vanish", strict=False)
 def test_a_cancelled_rollout_reports_the_hosts_not_started(cli: Cli, fleet: Any, marker: str) -> None:
     # --parallel 2: web-1/web-2 are running the command when the signal comes, web-3 has not started.
     child = start_cli(cli, "run", f"touch {marker}; sleep 20", "--pool", "web-servers", "--parallel", "2")
@@ -751,7 +750,6 @@ def test_workflow_with_idle_gate_and_count_dry_run_touches_nothing(
     assert {plan["ci-1"]["status"], plan["ci-2"]["status"]} == {"not_selected"}
 
 
-@pytest.mark.xfail(reason="needs the callback's compare_to option (issue 15, report side)", strict=False)
 def test_compare_to_last_and_fail_on_drift(cli: Cli, fleet: Any) -> None:
     for name in WEB:
         fleet.host_path(name, "/root/release").write_text("41\n")

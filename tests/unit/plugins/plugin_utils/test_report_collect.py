@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetConfigError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report import build_report
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import (
     NormalizeOptions,
     Outcome,
@@ -15,6 +16,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report_collect import 
     truncate_output,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.report_mask import build_masker
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_validate import validate_report
 
 
 @pytest.fixture
@@ -539,3 +541,34 @@ def test_large_output_costs_windows_not_copies() -> None:
     # Four times the output, about the same extra memory: windows, not copies of the output.
     assert big_peak < 1.5 * small_peak + 2**20, (small_peak, big_peak)
     assert big_peak < 8 * 2**20, f"peak {big_peak / 2**20:.1f} MiB for a {big_size / 2**20:.0f} MiB output"
+
+
+# --- every targeted host ends in the report: the plan's fleet_targeted ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "interrupted", "status", "reason"),
+    [
+        (False, None, "not_started", "the run ended before this host started"),
+        (False, "SIGTERM", "not_started", "run interrupted by SIGTERM before this host started"),
+        (True, None, "selected", "dry run: it would run here"),
+    ],
+    ids=["ended", "interrupted", "dry-run"],
+)
+def test_targeted_hosts_no_task_reached_are_accounted_for(
+    quiet: ReportCollector, dry_run: bool, interrupted: str | None, status: str, reason: str
+) -> None:
+    quiet.take_result("web-1", "q1", "ok", {"fleet_targeted": ["web-1", "web-2", "web-3"], "fleet_dry_run": dry_run})
+    quiet.take_result("web-1", "t1", "ok", {"rc": 0, "stdout": "x"})
+    quiet.add_plan({"hosts": [{"host": "web-2", "status": "gated", "reasons": ["cpu 90% >= 50%"]}]})
+    quiet.interrupted = interrupted
+    # web-1 has a row, web-2 a routing verdict: only web-3 was never reached
+    assert quiet.unreached_hosts() == (["web-3"], status, reason)
+
+
+def test_a_report_lists_every_targeted_host_exactly_once(quiet: ReportCollector) -> None:
+    quiet.take_result("web-1", "q1", "ok", {"fleet_targeted": ["web-1", "web-2"]})
+    quiet.take_result("web-1", "t1", "ok", {"rc": 0, "stdout": "x"})
+    report = build_report(quiet, name="r")
+    assert [(h["host"], h["status"]) for h in report["hosts"]] == [("web-1", "ok"), ("web-2", "not_started")]
+    assert validate_report(report) == []
