@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import shlex
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -134,6 +135,16 @@ def _tty_atimes(body: str) -> dict[str, float]:
 
 def parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     """Turn the output of :func:`probe_command` into the metrics dict; raise ProbeOutputError naming the problem."""
+    try:
+        return _parse_probe_output(stdout, interval)
+    except ProbeOutputError:
+        raise
+    except (ArithmeticError, IndexError, KeyError, TypeError, ValueError, struct.error) as ex:
+        # whatever the host sent, a parser slip is that host's problem, never the run's
+        raise ProbeOutputError(f"the probe output cannot be parsed ({type(ex).__name__}: {ex})") from None
+
+
+def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     sections = _sections(stdout)
     if not sections or sections[0][0] != "probe":
         raise ProbeOutputError("the host did not answer with a probe (no '@@probe' header); is /bin/sh a POSIX shell?")

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.azlin.fleet.plugins.modules import fleet_probe
 from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
@@ -214,3 +216,24 @@ def test_measure_with_names_a_failed_command() -> None:
 
     with pytest.raises(ProbeOutputError, match="the probe command exited 127: sh: 1: od: not found"):
         measure_with(execute, 0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            fixture_output().splitlines()
+            + ["@@file /proc/stat", "@@utmp /run/utmp", "@@now", "@@error x", "cpu 1 2 x", "ff 00", "@@end", ""]
+        ),
+        max_size=60,
+    ),
+    st.text(max_size=200),
+)
+def test_any_answer_is_metrics_or_a_probe_error(lines: list[str], noise: str) -> None:
+    # a hostile host controls the whole answer: the parser either returns checked metrics or names the problem
+    for text in ("\n".join(lines), "\n".join(lines) + noise, noise):
+        try:
+            metrics = parse_probe_output(text, 0.5)
+        except ProbeOutputError:
+            continue
+        assert check_metrics(metrics) == metrics
