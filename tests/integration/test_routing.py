@@ -460,18 +460,15 @@ def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansibl
 
 
 @pytest.mark.multiversion
-def test_module_and_one_exec_probe_return_the_same_metrics(fleet, run_ansible):
+def test_module_and_one_exec_probe_return_the_same_metrics(fleet, run_playbook, tmp_path):
     fleet.set_load("web-1", cpu=30, mem=40, load=(0.5, 0.4, 0.3), users=[600])
-
-    def probe(module: str) -> dict:
-        proc = run_ansible(
-            ["ansible", "-i", str(fleet.hosts_yml), "web-1", "-m", module, "-a", "interval=0.3"],
-            env={"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"},
-        )
-        assert proc.returncode == 0, output(proc)
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["web-1"]["metrics"]
-
-    module, one_exec = probe("azlin.fleet.fleet_probe"), probe("azlin.fleet.probe_host")
+    out = tmp_path / "metrics.json"
+    proc = run_playbook(
+        TARGET / "same_metrics.yml", extra_vars={"fleet_test_host": "web-1", "fleet_test_out": str(out)}
+    )
+    assert proc.returncode == 0, output(proc)
+    both = json.loads(out.read_text())
+    module, one_exec = both["module"], both["exec"]
     assert module.keys() == one_exec.keys()
     assert {k: type(v) for k, v in module.items()} == {k: type(v) for k, v in one_exec.items()}
     for key in ("load1", "load5", "load15", "cpus", "mem", "users", "interval"):
