@@ -192,4 +192,3 @@ metrics:
     uptime: 86400.5
     interval: 0.5
 """
-

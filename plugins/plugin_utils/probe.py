@@ -86,7 +86,7 @@ def _sections(stdout: str) -> list[tuple[str, str, str]]:
     sections: list[tuple[str, str, list[str]]] = []
     for line in stdout.splitlines():
         if line.startswith("@@"):
-            kind, _, arg = line[2:].partition(" ")
+            kind, dummy, arg = line[2:].partition(" ")
             sections.append((kind, arg.strip(), []))
         elif sections:
             sections[-1][2].append(line)
@@ -124,7 +124,7 @@ def _utmp_bytes(path: str, body: str) -> bytes:
 def _tty_atimes(body: str) -> dict[str, float]:
     atimes = {}
     for line in body.splitlines():
-        name, _, value = line.strip().rpartition(" ")
+        name, dummy, value = line.strip().rpartition(" ")
         if name.startswith("/dev/"):
             try:
                 atimes[name[len("/dev/") :]] = float(value)
@@ -148,7 +148,7 @@ def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     sections = _sections(stdout)
     if not sections or sections[0][0] != "probe":
         raise ProbeOutputError("the host did not answer with a probe (no '@@probe' header); is /bin/sh a POSIX shell?")
-    if not any(kind == "end" for kind, _, _ in sections):
+    if not any(section[0] == "end" for section in sections):
         raise ProbeOutputError("the probe output stops before its end marker (the command was cut short)")
     for kind, arg, body in sections:
         if kind == "error":
@@ -177,7 +177,7 @@ def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     utmp = [(arg, body) for kind, arg, body in sections if kind == "utmp"]
     if utmp:
         path, body = utmp[0]
-        atimes = _tty_atimes(next((b for k, _, b in sections if k == "ttys"), ""))
+        atimes = _tty_atimes(next((body for kind, dummy, body in sections if kind == "ttys"), ""))
         sessions = _parsed(path, parse_utmp, _utmp_bytes(path, body))
         for session in sessions:
             session["idle"] = session_idle(now, session.pop("login"), atimes.get(session["line"]))

@@ -8,10 +8,10 @@ short_description: Run a play on the least-loaded hosts first, only where a gate
 version_added: "0.1.0"
 description:
   - Host-pinned scheduling (like P(ansible.builtin.host_pinned#strategy)) with a probe step. At play start every
-    targeted host runs M(azlin.fleet.probe_host) in parallel: one SSH exec, no Python needed on the host (the result
-    is registered as C(fleet_probe)). The probe step starts one worker per host (up to 256, even beyond C(forks)),
-    so the sampling intervals of all hosts overlap. Hosts are gated, scored, ordered least loaded first (ties by
-    name) and the best C(fleet_count) are selected.
+    targeted host runs M(azlin.fleet.probe_host) in parallel, one SSH exec each and no Python needed on the host (the
+    result is registered as C(fleet_probe)). The probe step starts one worker per host (up to 256, even beyond
+    C(forks)), so the sampling intervals of all hosts overlap. Hosts are gated, scored, ordered least loaded first
+    (ties by name) and the best C(fleet_count) are selected.
   - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
     A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
     while the hosts already running go on; hosts after it in the order wait for that re-probe, so the order holds.
