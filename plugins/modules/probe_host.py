@@ -9,7 +9,8 @@ module: probe_host
 short_description: Measure a host's load with one SSH exec, no Python needed on the host (read-only)
 version_added: "0.2.0"
 description:
-  - Runs one POSIX C(sh) command on the host that reads C(/proc/stat) twice, O(interval) seconds apart, then
+  - Runs one POSIX C(sh) command on the host that reads the cpu lines of C(/proc/stat) twice (C(sed)),
+    O(interval) seconds apart, then
     C(/proc/loadavg), C(/proc/meminfo), C(/proc/uptime), the host's clock, the utmp file (as hex bytes from
     C(od -An -v -tx1)) and the terminals' access times (C(stat -c)). The controller parses the answer with the same
     parsers as M(azlin.fleet.fleet_probe) and returns the same RV(metrics).

@@ -1,10 +1,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The probe in one SSH exec: a POSIX ``sh`` command for the host, and the controller-side parser of its output.
 
-The host needs no Python: the command reads ``/proc/stat`` (twice, ``interval`` seconds apart, inside the same
-exec), ``/proc/loadavg``, ``/proc/meminfo``, ``/proc/uptime``, the host's clock (``date``), the utmp file as hex
-bytes (``od -An -v -tx1``, POSIX, so the binary records cross the text-only channel unchanged) and the access times
-of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The controller turns the sections into
+The host needs no Python: the command reads the cpu lines of ``/proc/stat`` (with ``sed``; twice, ``interval``
+seconds apart, inside the same exec), ``/proc/loadavg``, ``/proc/meminfo``, ``/proc/uptime``, the host's clock
+(``date``), the utmp file as hex bytes (``od -An -v -tx1``, POSIX, so the binary records cross the text-only channel
+unchanged) and the access times of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The controller turns the sections into
 the same metrics dict as the ``fleet_probe`` module, with the same parsers (``module_utils/proc_metrics.py``).
 
 Fractional intervals need a ``sleep`` that takes fractions (GNU coreutils and BusyBox do); a strictly POSIX one
@@ -64,14 +64,17 @@ def probe_command(interval: float) -> str:
         raise ValueError(f"interval {interval!r} is outside 0..{MAX_INTERVAL:g} seconds")
     wait = shlex.quote(f"{seconds:g}")
     utmp = " ".join(UTMP_PATHS)
-    # _f: one file as a section, or an @@error section with cat's message (never both)
+    # _f: one file as a section, or an @@error section with the reader's message (never both); _c: only the cpu
+    # lines of /proc/stat (its intr line alone can be tens of kB on a big VM, and the probe reads it twice)
     return (
         "LC_ALL=C; export LC_ALL; "
         '_f() { if _o=$(cat "$1" 2>&1); then printf \'@@file %s\\n%s\\n\' "$1" "$_o"; '
         'else printf \'@@error %s\\n%s\\n\' "$1" "$_o"; fi; }; '
-        f"echo '@@probe {PROBE_VERSION}'; _f /proc/stat; "
+        "_c() { if _o=$(sed -n '/^cpu/p' /proc/stat 2>&1); then printf '@@file /proc/stat\\n%s\\n' \"$_o\"; "
+        "else printf '@@error /proc/stat\\n%s\\n' \"$_o\"; fi; }; "
+        f"echo '@@probe {PROBE_VERSION}'; _c; "
         f"sleep {wait} 2>/dev/null || sleep 1; "
-        "_f /proc/stat; _f /proc/loadavg; _f /proc/meminfo; _f /proc/uptime; "
+        "_c; _f /proc/loadavg; _f /proc/meminfo; _f /proc/uptime; "
         "printf '@@now %s\\n' \"$(date +%s.%N)\"; "
         f'for _u in {utmp}; do if [ -e "$_u" ]; then '
         'if _o=$(od -An -v -tx1 "$_u" 2>&1); then printf \'@@utmp %s\\n%s\\n\' "$_u" "$_o"; '
