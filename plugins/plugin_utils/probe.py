@@ -4,8 +4,9 @@
 The host needs no Python: the command reads the cpu lines of ``/proc/stat`` (with ``sed``; twice, ``interval``
 seconds apart, inside the same exec), ``/proc/loadavg``, ``/proc/meminfo``, ``/proc/uptime``, the host's clock
 (``date``), the utmp file as hex bytes (``od -An -v -tx1``, POSIX, so the binary records cross the text-only channel
-unchanged) and the access times of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The controller turns the sections into
-the same metrics dict as the ``fleet_probe`` module, with the same parsers (``module_utils/proc_metrics.py``).
+unchanged) and the access times of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The
+controller turns the sections into the same metrics dict as the ``fleet_probe`` module, with the same parsers
+(``module_utils/proc_metrics.py``).
 
 Fractional intervals need a ``sleep`` that takes fractions (GNU coreutils and BusyBox do); a strictly POSIX one
 that refuses ``0.5`` sleeps a whole second instead, which only lengthens the CPU sample.
