@@ -13,6 +13,8 @@ need_apt=()
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# the routing tests step a sandbox host's clock with libfaketime (src/azlin_fleet_sandbox/clock.py)
+compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || need_apt+=(libfaketime)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "bootstrap: need root to install: ${need_apt[*]} (run: sudo apt-get install -y ${need_apt[*]})" >&2

@@ -7,6 +7,8 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import evaluate_gate, parse_gate
 from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     MAX_INTERVAL,
     ProbeOutputError,
@@ -18,6 +20,9 @@ ARGUMENT_SPEC = {
     "interval": {"type": "float", "default": 0.5},
     "wait_for": {"type": "list", "elements": "dict"},
     "wait_timeout": {"type": "float", "default": 300.0},
+    "ttl": {"type": "float"},
+    "gate": {"type": "str"},
+    "probe_var": {"type": "str", "default": "fleet_probe"},
 }
 # at least this long per round in wait mode, so a zero interval cannot spin on SSH execs
 MIN_WAIT_ROUND = 0.1
@@ -39,6 +44,8 @@ class ActionModule(ActionBase):
                 f"Invalid interval {interval!r}: it must be between 0 and {MAX_INTERVAL:g} seconds. "
                 "Use e.g. interval: 0.5."
             )
+        if args["ttl"] is not None:
+            return self._recheck(result, args, task_vars or {})
         try:
             if args["wait_for"] is None:
                 result.update(changed=False, metrics=measure_with(self._execute, interval), probed_at=time.monotonic())
@@ -55,6 +62,31 @@ class ActionModule(ActionBase):
                 f"Invalid wait_for {args['wait_for']!r}: {ex}. Pass the limits the route action returns."
             ) from ex
         result.update(changed=False, metrics=metrics, gate_met=met, waited=waited, probed_at=time.monotonic())
+        return result
+
+    def _recheck(self, result: dict, args: dict, task_vars: dict) -> dict:
+        """Before a host starts: re-probe it when its registered probe is older than ``ttl``, and re-gate it."""
+        try:
+            gate = parse_gate(args["gate"]) if args["gate"] else None
+        except FleetError as ex:
+            raise AnsibleActionFail(str(ex)) from ex
+        last = task_vars.get(args["probe_var"])
+        probed_at = last.get("probed_at") if isinstance(last, dict) else None
+        age = time.monotonic() - probed_at if isinstance(probed_at, (int, float)) else None
+        if age is not None and age <= args["ttl"]:
+            result.update(changed=False, reprobed=False, metrics=last.get("metrics"), probed_at=probed_at)
+            return result
+        try:
+            metrics = measure_with(self._execute, args["interval"])
+        except ProbeOutputError as ex:
+            reason = f"re-probe before dispatch failed: {ex}"
+            result.update(failed=True, unmeasurable=True, msg=reason, fleet_status="unmeasurable", fleet_reason=reason)
+            return result
+        result.update(changed=False, reprobed=True, metrics=metrics, probed_at=time.monotonic())
+        verdict = evaluate_gate(gate, metrics)
+        if not verdict.passed:
+            reason = "; ".join(f"re-probe before dispatch: {r}" for r in verdict.reasons)
+            result.update(failed=True, msg=reason, fleet_status="gated", fleet_reason=reason)
         return result
 
     def _execute(self, command: str) -> dict:

@@ -9,7 +9,8 @@ module: probe_host
 short_description: Measure a host's load with one SSH exec, no Python needed on the host (read-only)
 version_added: "0.2.0"
 description:
-  - Runs one POSIX C(sh) command on the host that reads C(/proc/stat) twice, O(interval) seconds apart, then
+  - Runs one POSIX C(sh) command on the host that reads the cpu lines of C(/proc/stat) twice (C(sed)),
+    O(interval) seconds apart, then
     C(/proc/loadavg), C(/proc/meminfo), C(/proc/uptime), the host's clock, the utmp file (as hex bytes from
     C(od -An -v -tx1)) and the terminals' access times (C(stat -c)). The controller parses the answer with the same
     parsers as M(azlin.fleet.fleet_probe) and returns the same RV(metrics).
@@ -43,6 +44,21 @@ options:
       - Seconds to keep re-measuring when O(wait_for) is set.
     type: float
     default: 300
+  ttl:
+    description:
+      - Re-check mode, for the play that starts the routed hosts (the strategy-free path of C(fleet_probe_ttl)).
+        When the host's registered O(probe_var) is older than O(ttl) seconds (by RV(probed_at)), or missing, the host
+        is re-probed; otherwise nothing runs on it and the registered metrics are returned.
+      - With O(gate), a re-probed host that no longer passes it fails this task with RV(fleet_status=gated) and the
+        reason, so it starts nothing; one whose re-probe fails is V(unmeasurable).
+    type: float
+  gate:
+    description: The gate to re-check in O(ttl) mode, e.g. the plan's C(gate) (RV(azlin.fleet.route#module:fleet_plan)).
+    type: str
+  probe_var:
+    description: The registered probe result O(ttl) mode reads on the host.
+    type: str
+    default: fleet_probe
 attributes:
   check_mode:
     support: full
@@ -68,6 +84,11 @@ EXAMPLES = r"""
   azlin.fleet.probe_host:
   register: fleet_probe
 
+- name: Before each routed host starts, re-probe it when its metrics are older than 60 s and re-check the gate
+  azlin.fleet.probe_host:
+    ttl: 60
+    gate: "{{ fleet_route.fleet_plan.gate }}"
+
 - name: Wait up to 5 minutes until the CPU is below 50 %
   azlin.fleet.probe_host:
     wait_for: [{metric: cpu, below: 50}]
@@ -86,6 +107,21 @@ waited:
   returned: when O(wait_for) is set
   type: float
   sample: 4.2
+reprobed:
+  description: In O(ttl) mode, whether the host was re-probed (its metrics were older than O(ttl)).
+  returned: when O(ttl) is set
+  type: bool
+  sample: true
+fleet_status:
+  description: In O(ttl) mode, V(gated) or V(unmeasurable) when the host must not start (the task then fails).
+  returned: when the re-check stops the host
+  type: str
+  sample: gated
+fleet_reason:
+  description: Why the re-check stops the host.
+  returned: when the re-check stops the host
+  type: str
+  sample: "re-probe before dispatch: cpu 91% >= 50%"
 probed_at:
   description:
     - When the metrics were taken, in seconds of the controller's monotonic clock (C(time.monotonic()), shared by
@@ -157,4 +193,3 @@ metrics:
     uptime: 86400.5
     interval: 0.5
 """
-

@@ -11,17 +11,23 @@ version_added: "0.1.0"
 description:
   - The strategy-free path of the P(azlin.fleet.least_loaded#strategy) strategy, for the builtin strategies
     (ansible-core 2.19 and later warn about every strategy plugin outside ansible.builtin) and AWX.
-  - Runs once, on the controller, after a M(azlin.fleet.fleet_probe) task registered C(fleet_probe) on the play's
-    hosts. It gates, scores and orders every host of the play (least loaded first, ties by name), selects the best
-    O(count), and returns the plan plus the selected hosts in order; add them to a group with
-    M(ansible.builtin.add_host) in a loop, which keeps that order, and target the group in the next play.
+  - Runs once, on the controller, after a probe task (M(azlin.fleet.probe_host), or M(azlin.fleet.fleet_probe))
+    registered C(fleet_probe) on the play's hosts. It gates, scores and orders every host of the play (least loaded
+    first, ties by name), selects the best O(count), returns the plan plus the selected hosts in order, and adds them
+    to the group O(group) in that order, for the next play to target.
+  - ansible-core 2.21 and later let the action add the hosts itself (one call per host, no loop task). Earlier
+    versions take one host per task result, so the hosts still to add are in RV(fleet_group_pending) for one
+    M(ansible.builtin.add_host) task with a loop, as C(playbooks/probe.yml) does.
+  - A probe result that is not well-formed (a non-numeric, NaN, negative or missing field, as a compromised host
+    might send) makes that host C(unmeasurable) with the reason; the other hosts are routed as usual.
   - Hosts whose probe failed or did not run are C(unmeasurable); they, gated and not-selected hosts are left out of
     RV(fleet_hosts).
   - Each option defaults to the play var of the same name with a C(fleet_) prefix (C(fleet_gate), C(fleet_count), ...),
     so a play can be driven by extra vars.
-  - In gate mode V(wait), RV(fleet_wait) names the gated hosts and the limits to wait for; run
-    M(azlin.fleet.fleet_probe) with O(azlin.fleet.fleet_probe#module:wait_for) on them, registering C(fleet_probe_wait),
-    and call this action again. See C(playbooks/probe.yml).
+  - In gate mode V(wait), RV(fleet_wait) names the gated hosts and the limits to wait for, and the gated hosts go to
+    the group O(wait_group) instead; run M(azlin.fleet.probe_host) with O(azlin.fleet.probe_host#module:wait_for) on
+    that group, registering C(fleet_probe_wait), and call this action again. See C(playbooks/probe.yml).
+  - An internal problem fails the task with RV(fleet_internal_error).
   - This action bypasses the host loop, so use it in a play with the V(linear) strategy, with C(run_once) so that the
     registered result is visible on every host.
 options:
@@ -58,6 +64,14 @@ options:
     description: Name of the registered result of the wait task; when a host has one, it replaces O(probe_var).
     type: str
     default: fleet_probe_wait
+  group:
+    description: The group the selected hosts are added to, in dispatch order.
+    type: str
+    default: fleet_routed
+  wait_group:
+    description: The group the gated hosts to wait for are added to (gate mode V(wait)).
+    type: str
+    default: fleet_waiting
   keep_order:
     description:
       - Keep the play's host order (the inventory order) instead of ordering least loaded first; the plan's
@@ -81,8 +95,8 @@ EXAMPLES = r"""
   hosts: pool_web_servers
   gather_facts: false
   tasks:
-    - name: Probe host metrics
-      azlin.fleet.fleet_probe:
+    - name: Probe host metrics (one SSH exec, no Python needed on the hosts)
+      azlin.fleet.probe_host:
       register: fleet_probe
 
     - name: Route the pool
@@ -92,11 +106,11 @@ EXAMPLES = r"""
       register: fleet_route
       run_once: true  # registers fleet_route on every host of the play
 
-    - name: Build the routed group in plan order
+    - name: Build the routed group in plan order (ansible-core before 2.21; no item on 2.21)
       ansible.builtin.add_host:
         name: "{{ item }}"
         groups: fleet_routed
-      loop: "{{ fleet_route.fleet_hosts }}"
+      loop: "{{ fleet_route.fleet_group_pending }}"
 
 - name: Run on the routed hosts, least loaded first
   hosts: fleet_routed
@@ -134,6 +148,27 @@ fleet_parallel:
   returned: always
   type: int
   sample: 2
+fleet_verdicts:
+  description: Each host's verdict, C(status) as in the plan and C(reason) (empty when selected).
+  returned: always
+  type: dict
+  sample: {web-2: {status: selected, reason: ""}, web-1: {status: gated, reason: "cpu 63% >= 50%"}}
+fleet_group:
+  description: The group this call filled (O(group), or O(wait_group) while gated hosts are to be waited for).
+  returned: always
+  type: str
+  sample: fleet_routed
+fleet_group_pending:
+  description: Hosts still to add to RV(fleet_group), in order (always empty on ansible-core 2.21 and later).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+fleet_internal_error:
+  description: What went wrong when the action hit an internal problem (a bug); the task fails.
+  returned: failure
+  type: str
+  sample: "route: KeyError: 'hosts'"
 fleet_summary:
   description: One line per host - order, name, status, score and reasons.
   returned: always

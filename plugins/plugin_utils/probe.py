@@ -1,11 +1,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The probe in one SSH exec: a POSIX ``sh`` command for the host, and the controller-side parser of its output.
 
-The host needs no Python: the command reads ``/proc/stat`` (twice, ``interval`` seconds apart, inside the same
-exec), ``/proc/loadavg``, ``/proc/meminfo``, ``/proc/uptime``, the host's clock (``date``), the utmp file as hex
-bytes (``od -An -v -tx1``, POSIX, so the binary records cross the text-only channel unchanged) and the access times
-of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The controller turns the sections into
-the same metrics dict as the ``fleet_probe`` module, with the same parsers (``module_utils/proc_metrics.py``).
+The host needs no Python: the command reads the cpu lines of ``/proc/stat`` (with ``sed``; twice, ``interval``
+seconds apart, inside the same exec), ``/proc/loadavg``, ``/proc/meminfo``, ``/proc/uptime``, the host's clock
+(``date``), the utmp file as hex bytes (``od -An -v -tx1``, POSIX, so the binary records cross the text-only channel
+unchanged) and the access times of the terminals (``stat -c``), each in a section headed by a ``@@`` line. The
+controller turns the sections into the same metrics dict as the ``fleet_probe`` module, with the same parsers
+(``module_utils/proc_metrics.py``).
 
 Fractional intervals need a ``sleep`` that takes fractions (GNU coreutils and BusyBox do); a strictly POSIX one
 that refuses ``0.5`` sleeps a whole second instead, which only lengthens the CPU sample.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import shlex
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -63,14 +65,17 @@ def probe_command(interval: float) -> str:
         raise ValueError(f"interval {interval!r} is outside 0..{MAX_INTERVAL:g} seconds")
     wait = shlex.quote(f"{seconds:g}")
     utmp = " ".join(UTMP_PATHS)
-    # _f: one file as a section, or an @@error section with cat's message (never both)
+    # _f: one file as a section, or an @@error section with the reader's message (never both); _c: only the cpu
+    # lines of /proc/stat (its intr line alone can be tens of kB on a big VM, and the probe reads it twice)
     return (
         "LC_ALL=C; export LC_ALL; "
         '_f() { if _o=$(cat "$1" 2>&1); then printf \'@@file %s\\n%s\\n\' "$1" "$_o"; '
         'else printf \'@@error %s\\n%s\\n\' "$1" "$_o"; fi; }; '
-        f"echo '@@probe {PROBE_VERSION}'; _f /proc/stat; "
+        "_c() { if _o=$(sed -n '/^cpu/p' /proc/stat 2>&1); then printf '@@file /proc/stat\\n%s\\n' \"$_o\"; "
+        "else printf '@@error /proc/stat\\n%s\\n' \"$_o\"; fi; }; "
+        f"echo '@@probe {PROBE_VERSION}'; _c; "
         f"sleep {wait} 2>/dev/null || sleep 1; "
-        "_f /proc/stat; _f /proc/loadavg; _f /proc/meminfo; _f /proc/uptime; "
+        "_c; _f /proc/loadavg; _f /proc/meminfo; _f /proc/uptime; "
         "printf '@@now %s\\n' \"$(date +%s.%N)\"; "
         f'for _u in {utmp}; do if [ -e "$_u" ]; then '
         'if _o=$(od -An -v -tx1 "$_u" 2>&1); then printf \'@@utmp %s\\n%s\\n\' "$_u" "$_o"; '
@@ -85,7 +90,7 @@ def _sections(stdout: str) -> list[tuple[str, str, str]]:
     sections: list[tuple[str, str, list[str]]] = []
     for line in stdout.splitlines():
         if line.startswith("@@"):
-            kind, _, arg = line[2:].partition(" ")
+            kind, dummy, arg = line[2:].partition(" ")
             sections.append((kind, arg.strip(), []))
         elif sections:
             sections[-1][2].append(line)
@@ -123,7 +128,7 @@ def _utmp_bytes(path: str, body: str) -> bytes:
 def _tty_atimes(body: str) -> dict[str, float]:
     atimes = {}
     for line in body.splitlines():
-        name, _, value = line.strip().rpartition(" ")
+        name, dummy, value = line.strip().rpartition(" ")
         if name.startswith("/dev/"):
             try:
                 atimes[name[len("/dev/") :]] = float(value)
@@ -134,10 +139,20 @@ def _tty_atimes(body: str) -> dict[str, float]:
 
 def parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     """Turn the output of :func:`probe_command` into the metrics dict; raise ProbeOutputError naming the problem."""
+    try:
+        return _parse_probe_output(stdout, interval)
+    except ProbeOutputError:
+        raise
+    except (ArithmeticError, IndexError, KeyError, TypeError, ValueError, struct.error) as ex:
+        # whatever the host sent, a parser slip is that host's problem, never the run's
+        raise ProbeOutputError(f"the probe output cannot be parsed ({type(ex).__name__}: {ex})") from None
+
+
+def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     sections = _sections(stdout)
     if not sections or sections[0][0] != "probe":
         raise ProbeOutputError("the host did not answer with a probe (no '@@probe' header); is /bin/sh a POSIX shell?")
-    if not any(kind == "end" for kind, _, _ in sections):
+    if not any(section[0] == "end" for section in sections):
         raise ProbeOutputError("the probe output stops before its end marker (the command was cut short)")
     for kind, arg, body in sections:
         if kind == "error":
@@ -166,7 +181,7 @@ def parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
     utmp = [(arg, body) for kind, arg, body in sections if kind == "utmp"]
     if utmp:
         path, body = utmp[0]
-        atimes = _tty_atimes(next((b for k, _, b in sections if k == "ttys"), ""))
+        atimes = _tty_atimes(next((body for kind, dummy, body in sections if kind == "ttys"), ""))
         sessions = _parsed(path, parse_utmp, _utmp_bytes(path, body))
         for session in sessions:
             session["idle"] = session_idle(now, session.pop("login"), atimes.get(session["line"]))

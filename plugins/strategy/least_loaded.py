@@ -8,9 +8,10 @@ short_description: Run a play on the least-loaded hosts first, only where a gate
 version_added: "0.1.0"
 description:
   - Host-pinned scheduling (like P(ansible.builtin.host_pinned#strategy)) with a probe step. At play start every
-    targeted host runs M(azlin.fleet.probe_host) in parallel: one SSH exec, no Python needed on the host (the result
-    is registered as C(fleet_probe)). Hosts are gated, scored, ordered least loaded first (ties by name) and the best
-    C(fleet_count) are selected.
+    targeted host runs M(azlin.fleet.probe_host) in parallel, one SSH exec each and no Python needed on the host (the
+    result is registered as C(fleet_probe)). The probe step starts one worker per host (up to 256, even beyond
+    C(forks)), so the sampling intervals of all hosts overlap. Hosts are gated, scored, ordered least loaded first
+    (ties by name) and the best C(fleet_count) are selected.
   - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
     A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
     while the hosts already running go on; hosts after it in the order wait for that re-probe, so the order holds.
@@ -134,6 +135,8 @@ display = Display()
 
 PROBE_VAR = "fleet_probe"
 PROBE_ACTION = "azlin.fleet.probe_host"
+# most workers the probe step starts at once (more than forks: probes sleep through their sampling interval)
+PROBE_FANOUT = 256
 
 
 def _task_uuid(result) -> str | None:
@@ -245,9 +248,19 @@ class StrategyModule(HostPinnedStrategyModule):
         name = "Wait for the fleet gate" if wait else "Probe host metrics"
         task = self._probe_task(play, name, {"interval": interval, **(wait or {})})
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
-        for host in hosts:
-            self._queue_probe(play, task, host, play_context)
-        self._wait_on_pending_results(iterator)
+        # one worker per host (up to PROBE_FANOUT) for this step only: a probe mostly sleeps through its sampling
+        # interval, so with fewer workers than hosts the intervals would add up wave after wave
+        forks = len(self._workers)
+        self._workers.extend([None] * max(0, min(len(hosts), PROBE_FANOUT) - forks))
+        try:
+            for host in hosts:
+                self._queue_probe(play, task, host, play_context)
+            self._wait_on_pending_results(iterator)
+        finally:
+            for worker in self._workers[forks:]:
+                if worker is not None and not worker.is_alive():
+                    worker.close()
+            del self._workers[forks:]
         now = time.monotonic()
         return {host.name: self._probe_result(host.name, now) for host in hosts}
 

@@ -415,3 +415,67 @@ def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
     assert by_host["stage-3"]["status"] == "gated"
     assert by_host["stage-3"]["reasons"][-1] == "still gated after waiting 8s"
     assert 8 <= by_host["stage-3"]["waited"] <= 8 + 3
+
+
+@pytest.mark.multiversion
+def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansible_bin, ansible_env, tmp_path):
+    # two at a time (serial batches), each host busy for 2 s, ttl 0: each host is re-checked as its batch starts
+    extra = {
+        "fleet_probe_interval": 0.3,
+        "fleet_gate": "cpu<50",
+        "fleet_parallel": 2,
+        "fleet_probe_ttl": 0,
+        "fleet_test_busy": 2,
+    }
+    vars_file = tmp_path / "vars.json"
+    vars_file.write_text(json.dumps(extra))
+    first = fleet.host_path("stage-1", MARKER)
+    proc = subprocess.Popen(
+        [
+            str(ansible_bin / "ansible-playbook"),
+            "-i",
+            str(fleet.hosts_yml),
+            "-e",
+            f"@{vars_file}",
+            str(TARGET / "route.yml"),
+        ],
+        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not first.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # stage-2 (45 %, second of the second batch) turns busy while the first batch runs
+    fleet.set_load("stage-2", cpu=90)
+    out, _ = proc.communicate(timeout=120)
+    # the re-check fails the task on stage-2 (reported gated), so ansible-playbook reports a failure
+    assert proc.returncode == 2, out[-4000:]
+    times = started(fleet)
+    assert set(times) == {"stage-1", "web-2", "ci-1"}
+    assert times["web-2"] < times["stage-1"] + 2  # the first batch ran two at a time
+    assert re.search(r"re-probe before dispatch: cpu \d+(\.\d+)?% >= 50%", out), out[-4000:]
+    assert entries(read_plan(routed.plan_file))["stage-2"]["status"] == "selected"  # the plan at probe time
+
+
+@pytest.mark.multiversion
+def test_module_and_one_exec_probe_return_the_same_metrics(fleet, run_playbook, tmp_path):
+    fleet.set_load("web-1", cpu=30, mem=40, load=(0.5, 0.4, 0.3), users=[600])
+    out = tmp_path / "metrics.json"
+    proc = run_playbook(
+        TARGET / "same_metrics.yml", extra_vars={"fleet_test_host": "web-1", "fleet_test_out": str(out)}
+    )
+    assert proc.returncode == 0, output(proc)
+    both = json.loads(out.read_text())
+    module, one_exec = both["module"], both["exec"]
+    assert module.keys() == one_exec.keys()
+    assert {k: type(v) for k, v in module.items()} == {k: type(v) for k, v in one_exec.items()}
+    for key in ("load1", "load5", "load15", "cpus", "mem", "users", "interval"):
+        assert module[key] == one_exec[key], key
+    assert (module["load1"], module["mem"], module["users"]) == (0.5, 40.0, 1)
+    assert abs(module["cpu"] - 30) <= 1.5 and abs(one_exec["cpu"] - 30) <= 1.5
+    assert abs(module["uptime"] - one_exec["uptime"]) < 30
+    [by_module], [by_exec] = module["sessions"], one_exec["sessions"]
+    assert {k: v for k, v in by_module.items() if k != "idle"} == {k: v for k, v in by_exec.items() if k != "idle"}
+    assert 600 <= by_module["idle"] <= 620 and 600 <= by_exec["idle"] <= 620

@@ -8,12 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.azlin.fleet.plugins.modules import fleet_probe
 from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     METRIC_TYPES,
     ProbeOutputError,
     check_metrics,
+    measure_with,
     parse_probe_output,
     probe_command,
     wait_until,
@@ -194,3 +197,43 @@ def test_wait_until_gives_up_after_the_timeout() -> None:
     clock = itertools.count(start=0.0, step=1.0).__next__
     metrics, met, waited = wait_until(lambda: dict(GOOD), [{"metric": "cpu", "below": 1}], 3, clock)
     assert met is False and waited == 3.0
+
+
+def test_measure_with_runs_the_command_once_and_parses_bytes() -> None:
+    commands = []
+
+    def execute(command: str) -> dict:
+        commands.append(command)
+        return {"rc": 0, "stdout": fixture_output().encode(), "stderr": b""}
+
+    assert measure_with(execute, 0.5)["cpu"] == 37.5
+    assert commands == [probe_command(0.5)]
+
+
+def test_measure_with_names_a_failed_command() -> None:
+    def execute(command: str) -> dict:
+        return {"rc": 127, "stdout": "", "stderr": "sh: 1: od: not found\n"}
+
+    with pytest.raises(ProbeOutputError, match="the probe command exited 127: sh: 1: od: not found"):
+        measure_with(execute, 0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            fixture_output().splitlines()
+            + ["@@file /proc/stat", "@@utmp /run/utmp", "@@now", "@@error x", "cpu 1 2 x", "ff 00", "@@end", ""]
+        ),
+        max_size=60,
+    ),
+    st.text(max_size=200),
+)
+def test_any_answer_is_metrics_or_a_probe_error(lines: list[str], noise: str) -> None:
+    # a hostile host controls the whole answer: the parser either returns checked metrics or names the problem
+    for text in ("\n".join(lines), "\n".join(lines) + noise, noise):
+        try:
+            metrics = parse_probe_output(text, 0.5)
+        except ProbeOutputError:
+            continue
+        assert check_metrics(metrics) == metrics
