@@ -55,7 +55,9 @@ class ActionModule(ActionBase):
                 lambda: measure_with(self._execute, pace), args["wait_for"], args["wait_timeout"], time.monotonic
             )
         except ProbeOutputError as ex:
-            result.update(failed=True, unmeasurable=True, msg=str(ex))
+            # not a task failure: the host stays in the run's plays and is reported unmeasurable (never failed)
+            result.update(changed=False, unmeasurable=True, fleet_status="unmeasurable", fleet_reason=str(ex),
+                          msg=str(ex))
             return result
         except (KeyError, TypeError, ValueError) as ex:
             raise AnsibleActionFail(

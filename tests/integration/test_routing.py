@@ -188,8 +188,8 @@ def test_wait_mode_runs_a_host_whose_load_drops(fleet, routed, run_playbook, ans
 def test_unreadable_host_is_unmeasurable_and_not_run(fleet, routed, run_playbook, playbook):
     fleet.fault("ci-1", "unreadable")
     proc, plan = routed(run_playbook, playbook)
-    # the failed probe is a failed task on that host, so ansible-playbook reports a failure
-    assert proc.returncode == 2, output(proc)
+    # an unmeasurable host is its own outcome, never a failed task: ansible-playbook succeeds, ci-1 runs nothing
+    assert proc.returncode == 0, output(proc)
     assert set(started(fleet)) == set(CPU) - {"ci-1"}
     entry = entries(plan)["ci-1"]
     assert entry["status"] == "unmeasurable"
@@ -289,8 +289,9 @@ def test_host_answering_non_numeric_cpu_is_unmeasurable_and_the_others_run(fleet
         proc, plan = routed(run_playbook, playbook, fleet_gate="cpu<90")
     finally:
         subprocess.run([*nsenter, "umount", "/proc/stat"], check=True)
-    # the probe failed on that one host, so ansible-playbook reports a failure; every other host ran
-    assert proc.returncode == 2, output(proc)
+    # the probe could not measure that one host: unmeasurable, not a failed task (ansible-playbook succeeds);
+    # every other host ran
+    assert proc.returncode == 0, output(proc)
     assert set(started(fleet)) == {h for h, cpu in CPU.items() if cpu < 90} - {"ci-1"}
     entry = entries(plan)["ci-1"]
     assert entry["status"] == "unmeasurable" and entry["metrics"] is None
