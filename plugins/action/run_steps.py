@@ -20,10 +20,11 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import ProbeOutputError, measure_with
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import workflow_from_steps
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import budget_limit, parse_budget
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import Rollout, run_segment, shell_script
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import PROBE, Rollout, run_segment, shell_script
 
 display = Display()
 
@@ -132,6 +133,8 @@ class ActionModule(ActionBase):
             try:
                 if module == "ansible.builtin.command":
                     outcome["out"] = self._run_command(args)
+                elif module == PROBE:
+                    outcome["out"] = self._probe(args["interval"])
                 else:
                     outcome["out"] = dict(self._execute_module(module_name=module, module_args=args,
                                                                task_vars=self._fleet_task_vars))
@@ -162,6 +165,14 @@ class ActionModule(ActionBase):
                 display.vvvv(f"connection reset failed: {to_text(reset_ex)}")
         out["duration"] = round(time.monotonic() - started, 3)
         return out
+
+    def _probe(self, interval):
+        """Measure this host for a step's ``when`` gate: the routing probe, one SSH exec, no Python needed."""
+        try:
+            metrics = measure_with(lambda cmd: self._low_level_execute_command(cmd, sudoable=False), interval)
+        except ProbeOutputError as ex:
+            return {"failed": True, "msg": str(ex)}
+        return {"metrics": metrics}
 
     def _run_command(self, args):
         """Run a step's command: one SSH exec of ``/bin/sh -s`` with the step on stdin, or with become the

@@ -24,6 +24,10 @@ Execute = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 #: Exit codes of coreutils ``timeout``: 124 after TERM, 137 when ``--kill-after`` had to KILL.
 TIMEOUT_RCS = frozenset({124, 137})
 MAX_RETRY_DELAY = 60.0
+#: The probe a step's ``when`` gate reads: the routing probe (one SSH exec, no Python on the host), sampling CPU
+#: over this many seconds.
+PROBE = "azlin.fleet.probe_host"
+WHEN_PROBE_INTERVAL = 0.5
 #: Seconds past a step's own timeout after which the controller stops waiting for the host: ``timeout`` on the
 #: host kills the command 5 s after the limit, so only a frozen host or a cut network is still silent then.
 DEADLINE_MARGIN = 15.0
@@ -217,7 +221,7 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
     """Run one step on this host (gate, attempts, health), record its state in ``mine``; return its entry."""
     with slot(step):
         if step.when:
-            probe = execute("azlin.fleet.fleet_probe", {"deadline": DEADLINE_MARGIN * 2})
+            probe = execute(PROBE, {"interval": WHEN_PROBE_INTERVAL, "deadline": DEADLINE_MARGIN * 2})
             if probe.get("unreachable") or probe.get("failed"):
                 passes, why = False, f"unmeasurable: {probe.get('msg', 'probe failed')}"
             else:

@@ -195,9 +195,9 @@ def test_when_gate_not_met_is_gated_never_runs_the_command_and_skips_dependents(
         {"name": "b", "command": "b", "requires": "a"},
         {"name": "c", "command": "c"},
     )
-    host = FakeHost(**{"azlin.fleet.fleet_probe": [{"metrics": {"cpu": 63.0, "mem": 10.0}}]})
+    host = FakeHost(**{"azlin.fleet.probe_host": [{"metrics": {"cpu": 63.0, "mem": 10.0}}]})
     entries, mine = host.run(workflow, order_steps(workflow))
-    assert [m for m, _args in host.calls] == ["azlin.fleet.fleet_probe", "ansible.builtin.command"]
+    assert [m for m, _args in host.calls] == ["azlin.fleet.probe_host", "ansible.builtin.command"]
     assert host.commands == ["c"]
     a, b = by_step(entries)["a"], by_step(entries)["b"]
     assert (a["status"], a["reason"]) == ("gated", "gate 'cpu<50' not met: cpu 63% >= 50%")
@@ -207,10 +207,10 @@ def test_when_gate_not_met_is_gated_never_runs_the_command_and_skips_dependents(
 
 def test_when_gate_met_runs_the_command_and_an_unmeasurable_host_is_gated() -> None:
     workflow = wf({"name": "a", "command": "a", "when": "cpu<50"})
-    host = FakeHost(**{"azlin.fleet.fleet_probe": [{"metrics": {"cpu": 3.0}}]})
+    host = FakeHost(**{"azlin.fleet.probe_host": [{"metrics": {"cpu": 3.0}}]})
     entries, _ = host.run(workflow, ["a"])
     assert by_step(entries)["a"]["status"] == "ok" and host.commands == ["a"]
-    broken = FakeHost(**{"azlin.fleet.fleet_probe": [{"failed": True, "msg": "no /proc/stat"}]})
+    broken = FakeHost(**{"azlin.fleet.probe_host": [{"failed": True, "msg": "no /proc/stat"}]})
     entries, _ = broken.run(workflow, ["a"])
     assert by_step(entries)["a"]["status"] == "gated"
     assert by_step(entries)["a"]["reason"] == "gate 'cpu<50' not met: unmeasurable: no /proc/stat"
@@ -351,10 +351,10 @@ def test_slot_is_held_around_each_step_that_runs_and_never_for_a_blocked_one() -
         {"name": "c", "command": "c"},
         {"name": "d", "command": "d", "requires": "c", "throttle": 1},
     )
-    host = FakeHost(c=[{"rc": 1}], **{"azlin.fleet.fleet_probe": [{"metrics": {"cpu": 1.0}}]})
+    host = FakeHost(c=[{"rc": 1}], **{"azlin.fleet.probe_host": [{"metrics": {"cpu": 1.0}}]})
     host.run(workflow, order_steps(workflow))
     assert host.events == [
-        ("enter", "a", "2"), ("call", "azlin.fleet.fleet_probe"), ("call", "a"), ("exit", "a"),
+        ("enter", "a", "2"), ("call", "azlin.fleet.probe_host"), ("call", "a"), ("exit", "a"),
         ("enter", "c", "None"), ("call", "c"), ("exit", "c"),
         ("enter", "b", "None"), ("call", "b"), ("call", "azlin.fleet.health_check"), ("exit", "b"),
     ]  # d is blocked by c: no slot, no call
