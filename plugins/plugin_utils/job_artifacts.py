@@ -10,6 +10,7 @@ whether a slice that selects no host may succeed as a no-op.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -97,20 +98,58 @@ def host_status(outcome: Any) -> tuple[str, str]:
 
 
 def fold_bounded(hosts: Iterable[str], limit: int = MAX_HOSTS_TEXT) -> tuple[str, int]:
-    """Fold host names, cut to ``limit`` characters at a host boundary; returns (text, hosts left out)."""
+    """Fold host names, cut to ``limit`` characters between node sets; returns (text, hosts left out)."""
     names = sorted(set(hosts))
     text = fold_hosts(names)
     if len(text) <= limit:
         return text, 0
-    # Fold ever fewer hosts until the text fits; a binary search keeps this O(log n) folds on a large fleet.
-    low, high = 0, len(names)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if len(fold_hosts(names[:mid])) <= limit:
-            low = mid
-        else:
-            high = mid - 1
-    return fold_hosts(names[:low]), len(names) - low
+    # One fold, then keep whole comma-separated pieces (node sets such as web-[1-3]) while they fit.
+    kept: list[str] = []
+    kept_hosts = 0
+    size = 0
+    for piece in _split_top_level(text):
+        if size + len(piece) + (1 if kept else 0) > limit:
+            break
+        kept.append(piece)
+        size += len(piece) + (1 if len(kept) > 1 else 0)
+        kept_hosts += _count_hosts(piece)
+    if not kept:
+        # The first node set alone is too long (names that fold poorly): plain names, as many as fit.
+        for name in names:
+            if size + len(name) + (1 if kept else 0) > limit:
+                break
+            size += len(name) + (1 if kept else 0)
+            kept.append(name)
+        kept_hosts = len(kept)
+    return ",".join(kept), len(names) - kept_hosts
+
+
+def _split_top_level(text: str) -> list[str]:
+    pieces, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            pieces.append(text[start:index])
+            start = index + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _count_hosts(piece: str) -> int:
+    if "[" not in piece:
+        return 1
+    count = 1
+    # One or more bracketed ranges, e.g. vm-[1-3,7] or rack[1-2]-node[1-4]: the product of their sizes.
+    for group in re.findall(r"\[([^\]]*)\]", piece):
+        size = 0
+        for part in group.split(","):
+            low, _, high = part.partition("-")
+            size += int(high) - int(low) + 1 if high else 1
+        count *= size
+    return count
 
 
 def build_job_artifacts(
