@@ -40,19 +40,19 @@ class ActionModule(ActionBase):
             if fail_on_error:
                 raise AnsibleActionFail(str(ex)) from ex
             display.warning(f"Report files not uploaded (they stay on disk): {ex}")
-            result.update(changed=False, uploads=[], uploaded=0, failed=len(paths), destination=None,
+            result.update(changed=False, uploads=[], uploaded=0, not_uploaded=len(paths), destination=None,
                           msg=str(ex))
             return result
         destination = destination_of(settings)
         if self._task.check_mode:
-            result.update(changed=bool(paths), uploads=[], uploaded=0, failed=0, destination=destination)
+            result.update(changed=bool(paths), uploads=[], uploaded=0, not_uploaded=0, destination=destination)
             return result
         uploads = upload_report_files(paths, settings)
         errors = [u["error"] for u in uploads if not u["uploaded"]]
         for error in errors:
             display.warning(error)
         result.update(changed=len(errors) < len(uploads), uploads=uploads, uploaded=len(uploads) - len(errors),
-                      failed=len(errors), destination=destination)
+                      not_uploaded=len(errors), destination=destination)
         if errors and fail_on_error:
             result.update(failed=True, msg=errors[0])
         return result

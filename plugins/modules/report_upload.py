@@ -169,7 +169,7 @@ uploaded:
   returned: always
   type: int
   sample: 3
-failed:
+not_uploaded:
   description: Number of files not uploaded (each warned about).
   returned: always
   type: int

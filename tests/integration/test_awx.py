@@ -161,6 +161,7 @@ def make_job_dir(root: Path, sandbox, *, job_id: int, survey: dict, inventory: d
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
         "ANSIBLE_FORCE_COLOR": "False",
         "REQUESTS_CA_BUNDLE": str(sandbox.ca_file),
+        "AZLIN_FLEET_REPORT_DIR": str(pdd / "reports"),
         **(envvars or {}),
     }))
     script = pdd / "inventory" / "hosts"
@@ -291,16 +292,23 @@ def transmit_worker_process(pdd: Path, work: Path, env: dict[str, str]) -> tuple
     worker_dir = work / "worker"
     worker_dir.mkdir()
     runner_bin = str(VENV_BIN / "ansible-runner")
-    transmit = subprocess.Popen([runner_bin, "transmit", str(pdd), "-p", "fleet.yml", "--ident", "1"],
-                                stdout=subprocess.PIPE, env=env)
-    worker = subprocess.Popen([runner_bin, "worker", "--private-data-dir", str(worker_dir)], stdin=transmit.stdout,
-                              stdout=subprocess.PIPE, env=env)
-    transmit.stdout.close()
-    process = subprocess.run([runner_bin, "process", str(pdd), "--ident", "1"], stdin=worker.stdout,
-                             capture_output=True, env=env, timeout=600, check=False)
-    worker.stdout.close()
-    assert transmit.wait(timeout=60) == 0 and worker.wait(timeout=60) == 0
-    return process, pdd / "artifacts" / "1"
+    errors = work / "worker.stderr"
+    with errors.open("wb") as worker_err:
+        transmit = subprocess.Popen([runner_bin, "transmit", str(pdd), "-p", "fleet.yml", "--ident", "1"],
+                                    stdout=subprocess.PIPE, env=env)
+        worker = subprocess.Popen([runner_bin, "worker", "--private-data-dir", str(worker_dir)],
+                                  stdin=transmit.stdout, stdout=subprocess.PIPE, stderr=worker_err, env=env)
+        transmit.stdout.close()
+        process = subprocess.run([runner_bin, "process", str(pdd), "--ident", "1"], stdin=worker.stdout,
+                                 capture_output=True, env=env, timeout=600, check=False)
+        worker.stdout.close()
+        codes = (transmit.wait(timeout=60), worker.wait(timeout=60))
+    # The worker exits with the job's rc (ansible-playbook's), which also comes back in artifacts/<ident>/rc.
+    assert codes[0] == 0, errors.read_text()
+    assert process.returncode == 0, process.stderr
+    artifact_dir = pdd / "artifacts" / "1"
+    assert int((artifact_dir / "rc").read_text()) == codes[1], errors.read_text()
+    return process, artifact_dir
 
 
 def runner_events(artifact_dir: Path) -> list[dict]:
@@ -333,8 +341,7 @@ def rollout_job(fleet, runner_env, tmp_path) -> tuple[subprocess.CompletedProces
 
 
 def test_failing_rollout_through_an_execution_node(fleet, rollout_job) -> None:
-    proc, artifact_dir, _ = rollout_job
-    assert proc.returncode == 0, proc.stderr
+    _, artifact_dir, _ = rollout_job
     assert (artifact_dir / "status").read_text() == "failed"
     assert int((artifact_dir / "rc").read_text()) != 0
     assert marked(fleet) == ["stage-1", "stage-2"]  # stage-3 never started
@@ -463,6 +470,28 @@ def test_slice_without_target_or_with_every_host_gated_succeeds_as_a_no_op(slice
 # The inventory update as AWX runs it, its output fed back as the job's inventory
 
 
+def inventory_update(project: Path, source: dict, env: dict[str, str]) -> dict:
+    """``ansible-inventory --list --export`` on an inventory source file, as AWX's inventory update runs it."""
+    (project / "azure.azure_pools.yml").write_text(yaml.safe_dump(source))
+    output = project / "inventory.json"
+    update = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(project / "azure.azure_pools.yml"),
+                             "--list", "--export", "--playbook-dir", str(project), "--output", str(output)],
+                            env=env, cwd=project, capture_output=True, text=True, timeout=300, check=False)
+    assert update.returncode == 0, update.stderr
+    return json.loads(output.read_text())
+
+
+def plain(value):
+    """Inventory JSON without ansible-inventory's ``{"__ansible_unsafe": ...}`` wrappers (for assertions only)."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def test_inventory_update_with_awx_environment_feeds_a_job(fleet, runner_env, tmp_path) -> None:
     endpoint = json.loads((fleet.state_dir / "azure" / "endpoint.json").read_text())
     source = yaml.safe_load((fleet.state_dir / "azure" / "fleet.azure_pools.yml").read_text())
@@ -472,7 +501,6 @@ def test_inventory_update_with_awx_environment_feeds_a_job(fleet, runner_env, tm
     source["compose"].pop("ansible_ssh_private_key_file", None)  # the Machine credential brings the key
     project = tmp_path / "inventory-project"
     project.mkdir()
-    (project / "azure.azure_pools.yml").write_text(yaml.safe_dump(source))
     awx_env = dict(os.environ) | {
         "AZURE_CLIENT_ID": endpoint["client_id"],
         "AZURE_SECRET": endpoint["client_secret"],
@@ -483,19 +511,18 @@ def test_inventory_update_with_awx_environment_feeds_a_job(fleet, runner_env, tm
         "ANSIBLE_INVENTORY_EXPORT": "True",
         "REQUESTS_CA_BUNDLE": endpoint["ca_bundle"],
     }
-    output = tmp_path / "inventory.json"
-    update = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(project / "azure.azure_pools.yml"),
-                             "--list", "--export", "--playbook-dir", str(project), "--output", str(output)],
-                            env=awx_env, cwd=project, capture_output=True, text=True, timeout=300, check=False)
-    assert update.returncode == 0, update.stderr
-    data = json.loads(output.read_text())
-    hosts = set(data["_meta"]["hostvars"])
-    assert {"web-1", "web-2", "web-3"} <= hosts
+    one = plain(inventory_update(project, source, awx_env))
+    assert {v["azure_subscription_id"] for v in one["_meta"]["hostvars"].values()} == {endpoint["subscriptions"][0]}
+    # Every subscription: name them in the source's variables; they win over AZURE_SUBSCRIPTION_ID.
+    data = inventory_update(project, source | {"subscriptions": endpoint["subscriptions"]}, awx_env)
+    assert set(data["_meta"]["hostvars"]) == set(ALL)
+    assert set(one["_meta"]["hostvars"]) < set(ALL)
     assert sorted(data["pool_web_servers"]["hosts"]) == ["web-1", "web-2", "web-3"]
+    # Azure values stay marked unsafe in the export, and so in the job's inventory fed from it.
+    assert data["_meta"]["hostvars"]["web-1"]["azure_name"] == {"__ansible_unsafe": "web-1"}
     reset_markers(fleet)
     pdd = make_job_dir(tmp_path, fleet, job_id=71, inventory=data,
-                       survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "pool_web_servers"},
-                       envvars={"AZLIN_FLEET_REPORT_DIR": str(tmp_path / "reports")})
+                       survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "pool_web_servers"})
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     assert marked(fleet) == ["web-1", "web-2", "web-3"]
@@ -614,7 +641,7 @@ def test_report_upload_to_azurite_round_trips_byte_for_byte(fleet, azurite, writ
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     uploaded = artifacts_of(list(runner.events))["fleet_uploaded"]
-    assert (uploaded["uploaded"], uploaded["failed"]) == (3, 0)
+    assert (uploaded["uploaded"], uploaded["not_uploaded"]) == (3, 0)
     for fmt in ("json", "md", "html"):
         assert download(azurite, container, f"wf80/{name}.{fmt}") == (report_dir / f"{name}.{fmt}").read_bytes()
     assert all("sig=" not in (u["url"] or "") for u in uploaded["uploads"])  # no SAS in what AWX keeps
@@ -634,7 +661,7 @@ def test_failed_upload_is_a_warning_and_keeps_the_report(fleet, azurite, written
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     uploaded = artifacts_of(list(runner.events))["fleet_uploaded"]
-    assert (uploaded["uploaded"], uploaded["failed"]) == (0, 3)
+    assert (uploaded["uploaded"], uploaded["not_uploaded"]) == (0, 3)
     error = uploaded["uploads"][0]["error"]
     assert "container 'reports-dead'" in error and "ServiceRequestError" in error and "kept" in error
     warnings = [w for e in runner.events for w in e.get("event_data", {}).get("res", {}).get("warnings", []) or []]
