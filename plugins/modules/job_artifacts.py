@@ -61,6 +61,7 @@ attributes:
     support: none
   platform:
     description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 seealso:
   - module: ansible.builtin.set_stats

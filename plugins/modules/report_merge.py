@@ -44,6 +44,7 @@ attributes:
     support: none
   platform:
     description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 seealso:
   - module: azlin.fleet.report_upload

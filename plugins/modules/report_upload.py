@@ -105,6 +105,7 @@ attributes:
     support: none
   platform:
     description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 requirements:
   - azure-storage-blob (on the controller)

@@ -146,8 +146,8 @@ def _count_hosts(piece: str) -> int:
     for group in re.findall(r"\[([^\]]*)\]", piece):
         size = 0
         for part in group.split(","):
-            low, _, high = part.partition("-")
-            size += int(high) - int(low) + 1 if high else 1
+            low, dash, high = part.partition("-")
+            size += int(high) - int(low) + 1 if dash else 1
         count *= size
     return count
 

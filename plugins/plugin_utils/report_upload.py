@@ -219,7 +219,8 @@ def _container_client(settings: UploadSettings) -> Any:
         from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_auth import build_credential
 
         auth = settings.auth
-        assert auth is not None  # resolve_upload sets it in credential mode
+        if auth is None:
+            raise FleetConfigError("Report upload", "no Azure credential settings", "Build the settings with resolve_upload.")
         service = BlobServiceClient(str(settings.account_url), credential=build_credential(auth),
                                     **client_options, **auth.transport_options)
     return service.get_container_client(settings.container)
