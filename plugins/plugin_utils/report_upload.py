@@ -220,7 +220,8 @@ def _container_client(settings: UploadSettings) -> Any:
 
         auth = settings.auth
         if auth is None:
-            raise FleetConfigError("Report upload", "no Azure credential settings", "Build the settings with resolve_upload.")
+            raise FleetConfigError("Report upload", "no Azure credential settings",
+                                   "Build the settings with resolve_upload.")
         service = BlobServiceClient(str(settings.account_url), credential=build_credential(auth),
                                     **client_options, **auth.transport_options)
     return service.get_container_client(settings.container)

@@ -21,8 +21,8 @@ EXPECTED_PLUGINS = {
     "strategy": {"azlin.fleet.least_loaded"},
 }
 # Development-only paths that must never reach the tarball.
-FORBIDDEN_PREFIXES = (".venv", ".build", "build/", ".sandbox", ".ci/", "src/", "scripts/", "benchmarks/", "requirements/",
-                      "tests/", "reports/", ".git/", ".ansible/", ".hypothesis/", "ansible.cfg")
+FORBIDDEN_PREFIXES = (".venv", ".build", "build/", ".sandbox", ".ci/", "src/", "scripts/", "benchmarks/",
+                      "requirements/", "tests/", "reports/", ".git/", ".ansible/", ".hypothesis/", "ansible.cfg")
 
 
 def _run(cmd: list[str], ansible_bin: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
