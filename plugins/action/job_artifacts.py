@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
@@ -44,7 +45,7 @@ class ActionModule(ActionBase):
         plan = _plan_fact(hostvars)
         hosts = args.get("hosts")
         if hosts is None:
-            hosts = list(plan.get("hosts") or []) if plan else []
+            hosts = self._targeted_hosts(plan, task_vars)
         if not isinstance(hosts, list):
             raise AnsibleActionFail(f"Argument 'hosts' is a {type(hosts).__name__}: expected a list of host names.",
                                     obj=hosts)
@@ -59,17 +60,35 @@ class ActionModule(ActionBase):
         if name is None and identity.is_awx:
             # AWX names are deterministic (no time, no random part), so they are known before the report is written.
             name = name_report(identity, datetime.now(UTC), new_report_suffix())
+        outcomes = {str(host): (hostvars.get(host) or {}).get(outcome_var) for host in hosts}
+        missing = 0
+        if args.get("hosts") is None and plan and "hosts" not in plan:
+            # Hosts resolved from the targets pattern ignore --limit: keep the judged ones, and count the hosts the
+            # plan targeted (host_count, limit applied) that have no outcome.
+            outcomes = {host: outcome for host, outcome in outcomes.items() if outcome is not None}
+            missing = max(0, int(plan.get("host_count") or 0) - len(outcomes))
         artifacts = build_job_artifacts(
-            {str(host): (hostvars.get(host) or {}).get(outcome_var) for host in hosts},
+            outcomes,
             plan,
             job=identity,
             report={"name": name, "dir": args.get("report_dir") or None,
                     "upload": args.get("report_upload") or self._upload_destination()},
             empty_slice_ok=empty_ok,
             refused=list(args.get("refused") or []),
+            missing=missing,
         )
         result.update(changed=False, fleet_artifacts=artifacts)
         return result
+
+    def _targeted_hosts(self, plan, task_vars):
+        if not plan:
+            return []
+        if "hosts" in plan:
+            return list(plan["hosts"] or [])
+        if not plan.get("targets"):
+            return []
+        lookup = lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader, templar=self._templar)
+        return list(lookup.run([plan["targets"]], variables=task_vars))
 
     def _upload_destination(self):
         options = options_with_env({}, os.environ)

@@ -23,8 +23,9 @@ description:
 options:
   hosts:
     description:
-      - The targeted hosts of the run. Defaults to the plan's C(hosts), or none when no plan was made (no host
-        matched the targets).
+      - The targeted hosts of the run. Defaults to the plan's C(hosts); for a plan without a host list, to the hosts
+        of the plan's C(targets) pattern that have an outcome, the rest of the plan's C(host_count) counting as
+        V(unknown). None when no plan was made (no host matched the targets).
     type: list
     elements: str
   outcome_var:
@@ -113,7 +114,7 @@ fleet_artifacts:
         - Run status. V(successful); V(failed) (a host failed, timed out, was blocked, interrupted or not started);
           V(unreachable) (the only failures are unreachable hosts); V(nothing_selected) (no host matched, or every
           one was gated, unmeasurable or not selected); V(empty_slice) (the same, as a successful no-op of a
-          slice); V(refused) (bad input, nothing ran); V(incomplete) (a host has no recorded outcome).
+          slice); V(refused) (bad input, nothing ran); V(incomplete) (a host has no recorded outcome); V(dry_run).
       type: str
       sample: failed
     reason:

@@ -45,6 +45,7 @@ EXIT_CODES = {
     "unreachable": 4,
     "incomplete": 5,
     "empty_slice": 0,
+    "dry_run": 0,
 }
 
 _TRUE = frozenset({"true", "yes", "on", "1", "y"})
@@ -160,18 +161,23 @@ def build_job_artifacts(
     report: Mapping[str, Any] | None = None,
     empty_slice_ok: bool = False,
     refused: list[str] | None = None,
+    missing: int = 0,
     limit: int = MAX_HOSTS_TEXT,
 ) -> dict[str, Any]:
     """The job artifacts of one run: run status, counts by status, folded host lists, report, job and slice.
 
     ``outcomes`` maps each targeted host to its registered ``fleet_outcome`` (None when it has none); ``plan`` is
     the plan fact (``fleet_run``), or None when the plan did not run; ``report`` says what the report is called
-    and where it went (``name``, ``dir``, ``upload``). The result is JSON-ready and bounded in size.
+    and where it went (``name``, ``dir``, ``upload``); ``missing`` counts targeted hosts not in ``outcomes`` at all
+    (unknown, like hosts without an outcome). The result is JSON-ready and bounded in size.
     """
     statuses = {host: host_status(outcome)[0] for host, outcome in outcomes.items()}
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
+    if missing > 0:
+        # Targeted hosts known only by number: they count as unknown, with no name to list.
+        counts[UNKNOWN] = counts.get(UNKNOWN, 0) + missing
     order = {status: index for index, status in enumerate((*STATUS_RANK, UNKNOWN))}
     counts = dict(sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
     named: dict[str, str] = {}
@@ -181,14 +187,14 @@ def build_job_artifacts(
         named[label] = text
         if more:
             left_out[label] = more
-    status, reason = _run_status(statuses, plan, empty_slice_ok, refused)
+    status, reason = _run_status(statuses, plan, empty_slice_ok, refused, max(0, missing))
     identity = job or JobIdentity()
     return {
         "version": ARTIFACTS_VERSION,
         "status": status,
         "reason": reason,
         "exit_code": EXIT_CODES[status],
-        "hosts": len(statuses),
+        "hosts": len(statuses) + max(0, missing),
         "counts": counts,
         "failed": named["failed"],
         "unreachable": named["unreachable"],
@@ -202,14 +208,20 @@ def build_job_artifacts(
 
 
 def _run_status(
-    statuses: Mapping[str, str], plan: Mapping[str, Any] | None, empty_slice_ok: bool, refused: list[str] | None
+    statuses: Mapping[str, str],
+    plan: Mapping[str, Any] | None,
+    empty_slice_ok: bool,
+    refused: list[str] | None,
+    missing: int,
 ) -> tuple[str, str]:
     if refused:
         return "refused", f"the input was refused ({len(refused)} problem(s)); nothing ran: {refused[0]}"
+    if plan is not None and plan.get("dry_run"):
+        return "dry_run", f"dry run of {plan.get('host_count', len(statuses))} targeted host(s); nothing ran"
     values = set(statuses.values())
-    if UNKNOWN in values:
-        missing = sum(1 for s in statuses.values() if s == UNKNOWN)
-        return "incomplete", f"{missing} targeted host(s) have no recorded outcome"
+    if UNKNOWN in values or missing:
+        unknown = sum(1 for s in statuses.values() if s == UNKNOWN) + missing
+        return "incomplete", f"{unknown} targeted host(s) have no recorded outcome"
     if values & FAILED_STATUSES:
         bad = sum(1 for s in statuses.values() if s in FAILED_STATUSES | {"not_started"})
         return "failed", f"{bad} host(s) failed, timed out, were blocked, interrupted or not started"

@@ -483,7 +483,8 @@ def test_slices_split_like_awx_run_concurrently_and_merge(fleet, runner_env, sli
     artifacts = artifacts_of(list(merge.events))["fleet_merged"]
     assert artifacts["files"] == [str(merge_dir / f"fleet-report-wf100-merged.{f}") for f in ("json", "md", "html")]
     # Across slices, hosts fold by status (localhost only plans; its status is the pipeline's business).
-    assert (artifacts["hosts_by_status"]["ok"], artifacts["hosts_by_status"]["gated"]) == ("ci-1,web-2", "ci-2,web-3")
+    by_status = {k: set(v.split(",")) - {"localhost"} for k, v in artifacts["hosts_by_status"].items()}
+    assert (by_status["ok"], by_status["gated"]) == ({"ci-1", "web-2"}, {"ci-2", "web-3"})
 
 
 @pytest.mark.xfail(reason="needs the report callback to name reports with report_name.name_report", strict=False)

@@ -81,6 +81,17 @@ def test_host_without_outcome_makes_the_run_incomplete() -> None:
     assert artifacts["counts"] == {"ok": 1, "unknown": 2}
 
 
+def test_targeted_hosts_known_only_by_number_count_as_unknown() -> None:
+    artifacts = build_job_artifacts({"web-1": outcome("ok")}, dict(PLAN, host_count=3), missing=2)
+    assert (artifacts["status"], artifacts["hosts"], artifacts["counts"]) == ("incomplete", 3, {"ok": 1, "unknown": 2})
+    assert artifacts["reason"] == "2 targeted host(s) have no recorded outcome"
+
+
+def test_dry_run() -> None:
+    artifacts = build_job_artifacts({}, dict(PLAN, dry_run=True, host_count=3))
+    assert (artifacts["status"], artifacts["exit_code"], artifacts["dry_run"]) == ("dry_run", 0, True)
+
+
 def test_refused_input() -> None:
     artifacts = build_job_artifacts({}, None, refused=["Invalid gate 'cpu<<5' at column 5: ..."])
     assert artifacts["status"] == "refused" and artifacts["exit_code"] == 2
