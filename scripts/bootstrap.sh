@@ -59,6 +59,16 @@ make_venv .venv requirements/dev.txt requirements/runtime.txt pyproject.toml -- 
 make_venv .venv-2.19 requirements/runtime.txt -- -r requirements/runtime.txt ansible-core==2.19.14 pytest==9.2.0
 make_venv .venv-2.20 requirements/runtime.txt -- -r requirements/runtime.txt ansible-core==2.20.10 pytest==9.2.0
 
+# --- Azurite (the Azure Storage emulator) for the report upload tests, under a local prefix
+AZURITE_VERSION=3.37.0
+if [ "$(cat .build/node/.azurite-version 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+  command -v npm >/dev/null || { echo "bootstrap: npm not found (Node 20 is needed for Azurite)" >&2; exit 2; }
+  log "installing azurite $AZURITE_VERSION into .build/node"
+  mkdir -p .build/node
+  npm install --silent --no-audit --no-fund --prefix .build/node "azurite@$AZURITE_VERSION" >&2
+  echo "$AZURITE_VERSION" > .build/node/.azurite-version
+fi
+
 # --- the working tree is the collection azlin.fleet (no stale installed copy)
 mkdir -p .build/collections/ansible_collections/azlin
 ln -sfn ../../../.. .build/collections/ansible_collections/azlin/fleet
