@@ -4,6 +4,9 @@ from __future__ import annotations
 # Documentation: plugins/modules/nothing_selected.py (ansible-doc -t module azlin.fleet.nothing_selected).
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.job_artifacts import is_empty_slice_ok
+
 ARGUMENT_SPEC = {
     "targets": {"type": "str", "required": True},
     "reason": {"type": "str", "required": True},
@@ -20,10 +23,17 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        try:
+            no_op = is_empty_slice_ok(task_vars or {})
+        except FleetError as ex:
+            result.update(failed=True, msg=ex.message, fleet_refused=[ex.message])
+            return result
         result.update(
             changed=False,
-            failed=True,
-            msg=f"No host ran: {args['reason']} (targets {args['targets']!r}).",
-            fleet_nothing_selected={"targets": args["targets"], "reason": args["reason"]},
+            # a slice of a sliced AWX job (or fleet_slice_ok_when_empty) with nothing to do succeeds as a no-op
+            failed=not no_op,
+            msg=f"No host ran: {args['reason']} (targets {args['targets']!r})."
+            + (" This slice succeeds as a no-op." if no_op else ""),
+            fleet_nothing_selected={"targets": args["targets"], "reason": args["reason"], "no_op": no_op},
         )
         return result

@@ -183,7 +183,6 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     attach_drift,
     build_masker,
     build_report,
-    default_report_name,
     failed_report,
     format_event,
     format_play_plan_event,
@@ -191,6 +190,11 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.report import (
     is_quiet_task,
     render_text,
     write_report,
+)
+from ansible_collections.azlin.fleet.plugins.plugin_utils.report_name import (
+    name_report,
+    new_report_suffix,
+    read_job_identity,
 )
 
 _PLAN_EVENT = "v2_playbook_on_fleet_plan"
@@ -207,6 +211,7 @@ class CallbackModule(CallbackBase):
         self._collector: ReportCollector | None = None
         # Bookkeeping that is not report data: where and when, the events stream, signal chaining.
         self._started = datetime.now(UTC)
+        self._job = read_job_identity({})  # the AWX job and slice, from the first play's extra vars
         self._play = ""
         self._announced_plays: set[str] = set()  # serial batches each start the play again; announce it once
         self._events = None  # the open events file; False once opening it failed
@@ -241,6 +246,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play) -> None:
         self._play = play.get_name()
+        if not self._announced_plays:
+            # AWX's meta vars (awx_job_id, ...) and fleet_slice name the report after the job and slice
+            self._job = read_job_identity(play.get_variable_manager().extra_vars)
         if self.get_option("events_file") and play._uuid not in self._announced_plays:
             self._announced_plays.add(play._uuid)
             # The play's whole host list (all serial batches, after --limit), as the play itself sees it.
@@ -311,7 +319,7 @@ class CallbackModule(CallbackBase):
         if self._written:
             return
         self._written = True
-        name = self.get_option("report_name") or default_report_name(self._started)
+        name = self.get_option("report_name") or name_report(self._job, self._started, new_report_suffix())
         started = self._started.isoformat(timespec="seconds")
         finished = datetime.now(UTC).isoformat(timespec="seconds")
         try:

@@ -11,6 +11,9 @@ description:
   - The last play of the fleet pipeline runs it on localhost only when no host matched the targets or routing
     selected none. It fails, and its result carries RV(fleet_nothing_selected), which the report and the CLI (exit
     code 3) read; they never parse the message.
+  - In a slice of a sliced AWX job, or with C(fleet_slice_ok_when_empty=true), it succeeds instead (a slice that
+    holds no host of the target pool, or whose hosts are all gated, must not fail the whole sliced job); the result
+    still says why nothing ran, with C(no_op=true).
 options:
   targets:
     description: The host pattern of the run.
@@ -38,5 +41,5 @@ fleet_nothing_selected:
   description: The targets and why nothing ran.
   returned: always
   type: dict
-  sample: {"targets": "pool_web", "reason": "no host matched the targets"}
+  sample: {"targets": "pool_web", "reason": "no host matched the targets", "no_op": false}
 """

@@ -30,10 +30,10 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
     Workflow,
     layer_steps,
     load_workflow_text,
-    parse_workflow,
     segment_steps,
     step_to_dict,
 )
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_input import load_workflow_input
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import (
     RUN_TYPES,
     RUN_VARS,
@@ -188,9 +188,7 @@ def load_plan_workflow(values: Mapping[str, Any], read_file: Any) -> tuple[str, 
                                   "Pass the path of the workflow YAML file.")
         return "workflow", load_workflow_text(read_file(source), source, defaults=defaults)
     inline = values["fleet_workflow"]
-    if isinstance(inline, str):
-        return "workflow", load_workflow_text(inline, "fleet_workflow", defaults=defaults)
-    return "workflow", parse_workflow(_plain(inline), "fleet_workflow", defaults=defaults)
+    return "workflow", load_workflow_input(inline if isinstance(inline, str) else _plain(inline), defaults=defaults)
 
 
 def _plain(value: Any) -> Any:

@@ -13,7 +13,6 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,6 @@ __all__ = [
     "build_report",
     "build_task_entry",
     "classify_result",
-    "default_report_name",
     "failed_report",
     "empty_run",
     "upgrade_report",
@@ -92,11 +90,6 @@ REPORT_VERSION = 2
 # Versions load_report reads: older reports are brought up to this version's shape (see upgrade_report).
 READABLE_VERSIONS = (1, 2)
 FILE_FORMATS = ("json", "md", "html")
-
-
-def default_report_name(started: datetime) -> str:
-    """The report name when none is configured: ``fleet-report-<UTC start time>``."""
-    return f"fleet-report-{started.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def build_report(

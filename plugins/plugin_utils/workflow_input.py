@@ -27,15 +27,17 @@ def is_workflow_input_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def load_workflow_input(value: Any, source: str = "fleet_workflow") -> Workflow:
+def load_workflow_input(
+    value: Any, source: str = "fleet_workflow", defaults: Mapping[str, Any] | None = None
+) -> Workflow:
     """Validate an inline workflow given as a mapping, JSON text or YAML text, and return it.
 
     Raises ``FleetValidationError`` listing every problem with its location (``source:line (path)``), the same
     errors a workflow file gets; a blank value is an error too (check ``is_workflow_input_blank`` first when
-    blank means "not given").
+    blank means "not given"). ``defaults`` are the run flags every step defaults to (a step's own keys win).
     """
     if isinstance(value, Mapping):
-        return parse_workflow(dict(value), source)
+        return parse_workflow(dict(value), source, defaults=defaults)
     if is_workflow_input_blank(value):
         raise FleetValidationError(
             f"Workflow {source!r}",
@@ -59,4 +61,4 @@ def load_workflow_input(value: Any, source: str = "fleet_workflow") -> Workflow:
                              source)],
         )
     # YAML is a superset of JSON, and the YAML loader locates each problem by line.
-    return load_workflow_text(text, source)
+    return load_workflow_text(text, source, defaults=defaults)

@@ -37,11 +37,9 @@ ALL = ["ci-1", "ci-2", "stage-1", "stage-2", "stage-3", "web-1", "web-2", "web-3
 
 RUN_PLAYBOOK = """\
 - ansible.builtin.import_playbook: azlin.fleet.run
-- ansible.builtin.import_playbook: azlin.fleet.artifacts
 """
 WORKFLOW_PLAYBOOK = """\
 - ansible.builtin.import_playbook: azlin.fleet.workflow
-- ansible.builtin.import_playbook: azlin.fleet.artifacts
 """
 MERGE_PLAYBOOK = """\
 - name: Merge the slice reports and upload them
@@ -262,7 +260,6 @@ def test_job_with_gates_and_retries_runs_through_ansible_runner(fleet, gated_job
     assert len(json.dumps(artifacts)) < 2048
 
 
-@pytest.mark.xfail(reason="needs pipeline", strict=False)
 def test_job_artifacts_count_hosts_and_gated_hosts_are_skipped(fleet, gated_job) -> None:
     runner, _ = gated_job
     events = list(runner.events)
@@ -277,7 +274,6 @@ def test_job_artifacts_count_hosts_and_gated_hosts_are_skipped(fleet, gated_job)
     assert host_events(events)["web-1"][-1] == "runner_on_ok"
 
 
-@pytest.mark.xfail(reason="needs the report callback to name reports with report_name.name_report", strict=False)
 def test_report_is_named_after_the_awx_job(fleet, gated_job) -> None:
     runner, report_dir = gated_job
     artifacts = artifacts_of(list(runner.events))["fleet_artifacts"]
@@ -351,7 +347,6 @@ def test_failing_rollout_through_an_execution_node(fleet, rollout_job) -> None:
     assert "runner_on_failed" in per_host["stage-2"]
 
 
-@pytest.mark.xfail(reason="needs pipeline", strict=False)
 def test_failing_rollout_artifacts_name_failed_and_not_started_hosts(fleet, rollout_job) -> None:
     _, artifact_dir, _ = rollout_job
     artifacts = artifacts_of(runner_events(artifact_dir))["fleet_artifacts"]
@@ -360,8 +355,6 @@ def test_failing_rollout_artifacts_name_failed_and_not_started_hosts(fleet, roll
     assert artifacts["counts"]["not_started"] == 1
 
 
-@pytest.mark.xfail(reason="needs pipeline (a play whose every host fails ends the playbook before the artifacts "
-                          "play)", strict=False)
 def test_run_where_every_host_fails_still_publishes_artifacts(fleet, runner_env, tmp_path) -> None:
     pdd = make_job_dir(tmp_path, fleet, job_id=52, inventory=sandbox_inventory(fleet),
                        survey={"fleet_command": "exit 7", "fleet_targets": "pool_web_servers"})
@@ -377,8 +370,7 @@ BLANK_ANSWERS = ["fleet_sequence", "fleet_parallel", "fleet_gate", "fleet_count"
 
 
 @pytest.mark.parametrize("variable", [
-    pytest.param(v, marks=pytest.mark.xfail(reason="needs pipeline (null fleet_retry_delay)", strict=False))
-    if v == "fleet_retry_delay" else v for v in BLANK_ANSWERS
+    v for v in BLANK_ANSWERS
 ])
 def test_blank_survey_answer_arrives_as_null_and_means_not_set(fleet, runner_env, tmp_path, variable: str) -> None:
     reset_markers(fleet)
@@ -487,7 +479,6 @@ def test_slices_split_like_awx_run_concurrently_and_merge(fleet, runner_env, sli
     assert (by_status["ok"], by_status["gated"]) == ({"ci-1", "web-2"}, {"ci-2", "web-3"})
 
 
-@pytest.mark.xfail(reason="needs the report callback to name reports with report_name.name_report", strict=False)
 def test_concurrent_slices_write_distinct_reports(sliced_job) -> None:
     _, _, shared = sliced_job
     names = sorted(p.name for p in shared.glob("*.json"))
@@ -495,8 +486,6 @@ def test_concurrent_slices_write_distinct_reports(sliced_job) -> None:
                      "fleet-report-wf100-job103.json"]
 
 
-@pytest.mark.xfail(reason="needs pipeline (nothing-selected play applies job_artifacts.is_empty_slice_ok)",
-                   strict=False)
 def test_slice_without_target_or_with_every_host_gated_succeeds_as_a_no_op(sliced_job) -> None:
     runners, _ = sliced_job
     assert [r.status for r in runners] == ["successful", "successful", "successful"]
