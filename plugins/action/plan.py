@@ -18,6 +18,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.fleet_plan import (
     PLAN_VARS,
     plan_fleet,
     read_plan_vars,
+    resolve_probe_source,
     sleeping_hosts,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import resolve_scripts
@@ -82,6 +83,10 @@ class ActionModule(ActionBase):
                                        templar=self._templar)
             selected = set(lookup.run([plan.targets], variables=task_vars))
             plan = replace(plan, hosts=tuple(h for h in hosts if h in selected))
+        if plan.probe_source == "auto":
+            hostvars = task_vars["hostvars"]
+            all_azure = bool(plan.hosts) and all(hostvars[h].get("azure_id") for h in plan.hosts)
+            plan = replace(plan, probe_source=resolve_probe_source("auto", plan.route.gate, all_azure))
         if values.get("fleet_wake"):
             hostvars = task_vars["hostvars"]
             states = {h: hostvars[h].get("azure_power_state") for h in plan.hosts}  # once per host, here only

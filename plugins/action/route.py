@@ -38,7 +38,9 @@ class ActionModule(ActionBase):
     BYPASS_HOST_LOOP = True
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(SETTING_ARGS + ("probe_var", "wait_var", "keep_order", "group", "wait_group"))
+    _VALID_ARGS = frozenset(
+        SETTING_ARGS + ("probe_var", "wait_var", "azure_var", "keep_order", "group", "wait_group")
+    )
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -66,6 +68,9 @@ class ActionModule(ActionBase):
         hostvars = task_vars["hostvars"]
         probe_var = args.get("probe_var") or "fleet_probe"
         wait_var = args.get("wait_var") or "fleet_probe_wait"
+        # metrics from Azure Monitor (fleet_probe_source=azure): one run-once result holds every host's, read once
+        azure = hostvars[hosts[0]].get(args.get("azure_var") or "fleet_azure_metrics") if hosts else None
+        from_azure = azure.get("fleet_probes") if isinstance(azure, dict) and not azure.get("skipped") else None
         probes, waited = [], False
         for host in hosts:
             own = hostvars[host]
@@ -73,6 +78,8 @@ class ActionModule(ActionBase):
             if isinstance(waited_result, dict) and not waited_result.get("skipped"):
                 waited = True
                 probes.append(probe_from_result(host, waited_result))
+            elif isinstance(from_azure, dict):
+                probes.append(probe_from_result(host, from_azure.get(host)))
             else:
                 probes.append(probe_from_result(host, own.get(probe_var)))
         keep_order = boolean(args.get("keep_order") or False, strict=False)

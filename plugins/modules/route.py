@@ -72,6 +72,12 @@ options:
     description: The group the gated hosts to wait for are added to (gate mode V(wait)).
     type: str
     default: fleet_waiting
+  azure_var:
+    description:
+      - Name of the registered (run once) M(azlin.fleet.azure_metrics) result. When it holds C(fleet_probes), each
+        host's metrics come from it (CPU and memory from Azure Monitor, no SSH) instead of O(probe_var).
+    type: str
+    default: fleet_azure_metrics
   keep_order:
     description:
       - Keep the play's host order (the inventory order) instead of ordering least loaded first; the plan's

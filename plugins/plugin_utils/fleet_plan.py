@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.azlin.fleet.plugins.plugin_utils.azure_metrics import azure_gate_problems
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
     FleetError,
     FleetUsageError,
@@ -54,7 +55,7 @@ PLAN_VARS = tuple(
         (
             "fleet_command", "fleet_workflow", "fleet_workflow_file", "fleet_targets", "fleet_smart_route",
             "fleet_sequence", "fleet_max_failures", "fleet_retry_delay", "fleet_allow_scripts_outside",
-            "fleet_wake", "fleet_keep_awake", "fleet_wake_timeout", "fleet_wake_state_file",
+            "fleet_wake", "fleet_keep_awake", "fleet_wake_timeout", "fleet_wake_state_file", "fleet_probe_source",
             *SETTING_VARS, *RUN_VARS,
             "fleet_health_cmd", "fleet_health_url", "fleet_health_port", "fleet_health_status",
             "fleet_health_interval", "fleet_health_timeout", "fleet_health_successes",
@@ -84,6 +85,7 @@ class FleetPlan:
     route: RouteSettings
     wake: tuple[str, ...] = ()  # targeted VMs that are not running, started for the run (fleet_wake)
     keep_awake: bool = False
+    probe_source: str = "ssh"  # where routing reads metrics: "ssh" (the one-exec probe) or "azure" (Azure Monitor)
 
     @property
     def probe(self) -> bool:
@@ -147,6 +149,7 @@ class FleetPlan:
             "become": any(s.become for s in self.workflow.steps),
             "warnings": list(self.workflow.warnings),
             "wake_count": len(self.wake),
+            "probe_source": self.probe_source,
         }
 
     def wake_fact(self, state_file: str, timeout: float) -> dict[str, Any] | None:
@@ -239,6 +242,21 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
         got = "a list" if isinstance(targets, list) else "a mapping" if isinstance(targets, Mapping) else repr(targets)
         problems.append(FleetUsageError("Invalid fleet_targets", f"expected a string, got {got}",
                                         "Pass fleet_targets as a string."))
+    source = out.get("fleet_probe_source")
+    if source is not None:
+        source = str(source).strip().lower()
+        if source not in PROBE_SOURCES:
+            problems.append(FleetUsageError(f"Invalid fleet_probe_source {out['fleet_probe_source']!r}",
+                                            f"expected one of {', '.join(PROBE_SOURCES)}",
+                                            "Use ssh (the default), azure or auto."))
+        else:
+            out["fleet_probe_source"] = source
+            if source == "azure":
+                problems.extend(FleetUsageError("fleet_probe_source azure", line, "Use --probe-source ssh for it.")
+                                for line in azure_gate_problems(out.get("fleet_gate")))
+                if str(out.get("fleet_gate_mode", "skip")).strip().lower() == "wait":
+                    problems.append(FleetUsageError("fleet_probe_source azure", "gate mode wait re-probes over SSH",
+                                                    "Use gate mode skip with Azure Monitor metrics."))
     if "fleet_wake_timeout" in out:
         wait = out["fleet_wake_timeout"]
         try:
@@ -262,6 +280,17 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
 def is_routing(values: Mapping[str, Any]) -> bool:
     """Probe and route when asked (fleet_smart_route) or implied by a gate, a count or a route_by."""
     return values.get("fleet_smart_route") is True or any(name in values for name in ROUTING_VARS)
+
+
+PROBE_SOURCES = ("ssh", "azure", "auto")
+
+
+def resolve_probe_source(source: str, gate: str | None, all_azure: bool) -> str:
+    """The metrics source routing uses: ``auto`` is Azure Monitor when every targeted host is an Azure VM and the
+    gate needs no SSH-only term (load, users, idle), else SSH."""
+    if source != "auto":
+        return source
+    return "azure" if all_azure and not azure_gate_problems(gate) else "ssh"
 
 
 def sleeping_hosts(hosts: Sequence[str], power_states: Mapping[str, Any]) -> tuple[str, ...]:
@@ -314,6 +343,7 @@ def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | N
         retry_delay=values["fleet_retry_delay"],
         route=found["route"],
         keep_awake=bool(values.get("fleet_keep_awake")),
+        probe_source=values.get("fleet_probe_source", "ssh"),
     )
 
 
@@ -329,6 +359,9 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
         regular = sum(len(seg) for seg in plan.segments)
         lines.append(f"workflow {wf.name!r}: {regular} step(s) in {len(layers)} layer(s)")
     lines.append(f"targets: {plan.targets} ({len(plan.hosts)} host(s))")
+    if plan.probe and plan.probe_source == "azure":
+        lines.append("metrics: CPU from Azure Monitor (its age and granularity are in the routing plan); no SSH to "
+                     "gate or order the hosts")
     if plan.routing:
         route = plan.route
         how = f"probe, gate{' ' + route.gate if route.gate else ''} and order least loaded first (by {route.route_by})"

@@ -219,6 +219,8 @@ def check_metrics(metrics: Any) -> dict[str, Any]:
     """
     if not isinstance(metrics, Mapping):
         raise ProbeOutputError(f"the metrics are a {type(metrics).__name__}, not a mapping")
+    if metrics.get("source") == "azure":
+        return _check_azure_metrics(metrics)
     out: dict[str, Any] = {}
     for name, types in METRIC_TYPES.items():
         if name not in metrics:
@@ -250,6 +252,28 @@ def check_metrics(metrics: Any) -> dict[str, Any]:
             raise ProbeOutputError(f"{name} is {out[name]!r}, above 100 %")
     if out["users"] != len(out["sessions"]):
         raise ProbeOutputError(f"users is {out['users']} but {len(out['sessions'])} session(s) are listed")
+    return out
+
+
+#: What Azure Monitor measures (``azlin.fleet.azure_metrics``): CPU always, memory when asked; the rest is SSH-only.
+AZURE_METRICS = ("cpu", "mem")
+
+
+def _check_azure_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Azure Monitor metrics: ``cpu`` (and ``mem`` when present) as percentages, with their age and granularity."""
+    if "cpu" not in metrics:
+        raise ProbeOutputError("the Azure Monitor metrics lack 'cpu'")
+    out: dict[str, Any] = {"source": "azure"}
+    for name in AZURE_METRICS:
+        if name in metrics:
+            out[name] = _number(name, metrics[name], (int, float))
+            if out[name] > 100:
+                raise ProbeOutputError(f"{name} is {out[name]!r}, above 100 %")
+    for name in ("granularity", "time"):
+        if isinstance(metrics.get(name), str):
+            out[name] = metrics[name][:40]
+    if "age" in metrics:
+        out["age"] = _number("age", metrics["age"], (int, float))
     return out
 
 

@@ -179,11 +179,17 @@ def parse_settings(values: Mapping[str, Any]) -> RouteSettings:
 
 
 def score_host(metrics: Mapping[str, Any], route_by: str = "score") -> float:
-    """Return the load score of one host (lower is less loaded); ``score`` = max(cpu %, mem %, 100*load1/cpus)."""
-    cpu = float(metrics["cpu"])
-    mem = float(metrics["mem"])
-    load = 100.0 * float(metrics["load1"]) / max(1, int(metrics["cpus"]))
-    value = {"cpu": cpu, "mem": mem, "load": load}.get(route_by, max(cpu, mem, load))
+    """Return the load score of one host (lower is less loaded); ``score`` = max(cpu %, mem %, 100*load1/cpus).
+
+    Metrics from Azure Monitor carry CPU (and memory) only: the score is then the max of the terms present, and
+    ordering by a term they lack orders by CPU.
+    """
+    terms = {"cpu": float(metrics["cpu"])}
+    if "mem" in metrics:
+        terms["mem"] = float(metrics["mem"])
+    if "load1" in metrics and "cpus" in metrics:
+        terms["load"] = 100.0 * float(metrics["load1"]) / max(1, int(metrics["cpus"]))
+    value = terms.get(route_by, terms["cpu"]) if route_by != "score" else max(terms.values())
     return round(value, 1)
 
 

@@ -131,6 +131,12 @@ def _add_routing(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--count", type=_positive_int, metavar="N", help="run on only the N least-loaded hosts that pass the gates"
     )
+    group.add_argument(
+        "--probe-source",
+        choices=["ssh", "azure", "auto"],
+        help="where gates and routing read load: ssh (default, /proc on each host), azure (CPU from Azure Monitor, "
+        "no SSH; load and users gates need ssh), auto (azure when every host is an Azure VM and the gate allows)",
+    )
 
 
 def _add_output(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> None:

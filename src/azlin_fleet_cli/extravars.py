@@ -137,6 +137,8 @@ def _gate_and_route_vars(args: argparse.Namespace) -> dict[str, Any]:
         found["fleet_route_by"] = args.route_by
     if args.count is not None:
         found["fleet_count"] = args.count
+    if getattr(args, "probe_source", None) is not None:
+        found["fleet_probe_source"] = args.probe_source
     return found
 
 

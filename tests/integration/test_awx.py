@@ -395,9 +395,7 @@ WORKFLOW = {
 
 @pytest.mark.parametrize("form", [
     pytest.param("mapping", id="mapping"),
-    pytest.param("yaml-text", id="yaml-text",
-                 marks=pytest.mark.xfail(reason="needs pipeline (plan calls workflow_input.load_workflow_input)",
-                                         strict=False)),
+    pytest.param("yaml-text", id="yaml-text"),
 ])
 def test_inline_workflow_from_a_survey(fleet, runner_env, tmp_path, form: str) -> None:
     reset_markers(fleet)
@@ -487,7 +485,7 @@ def test_concurrent_slices_write_distinct_reports(sliced_job) -> None:
 
 
 def test_slice_without_target_or_with_every_host_gated_succeeds_as_a_no_op(sliced_job) -> None:
-    runners, _ = sliced_job
+    runners, _dirs, _shared = sliced_job
     assert [r.status for r in runners] == ["successful", "successful", "successful"]
     gated = artifacts_of(list(runners[1].events))["fleet_artifacts"]
     empty = artifacts_of(list(runners[2].events))["fleet_artifacts"]
