@@ -636,3 +636,39 @@ def test_a_cancelled_wake_run_from_the_cli_still_returns_the_vms(fleet, arm, end
     for name in ("stage-1", "stage-2"):
         assert vm_row(arm, name)["power_state"] == "deallocated" and not ssh_open(fleet, name)
     assert list((tmp_path / "state" / "azlin-fleet" / "wake").glob("*.json")) == []
+
+
+def test_the_pipeline_gates_on_azure_monitor_without_ssh_to_gated_hosts(fleet, arm, endpoint, run_playbook, tmp_path):
+    for name, cpu in {"web-1": 72.0, "web-2": 18.0, "web-3": 31.0}.items():
+        fleet.set_load(name, cpu=cpu, mem=40.0)
+    cfg = inventory_file(fleet, tmp_path, resource_groups=["rg-web-servers"])
+    marker = "/tmp/azure-native-monitor"
+    for name in ("web-1", "web-2", "web-3"):
+        fleet.host_path(name, marker).unlink(missing_ok=True)
+    logins = accepted_logins(fleet)
+    report_dir = tmp_path / "report"
+    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
+        "fleet_command": f"touch {marker}", "fleet_targets": "pool_web_servers", "fleet_gate": "cpu<50",
+        "fleet_probe_source": "azure"}, env={
+        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "metrics: CPU from Azure Monitor" in proc.stdout
+    report = json.loads((report_dir / "report.json").read_text())
+    plan = {h["host"]: h for h in report["plans"][-1]["hosts"]}
+    assert plan["web-1"]["status"] == "gated" and plan["web-1"]["metrics"]["source"] == "azure"
+    assert [h for h in ("web-1", "web-2", "web-3") if fleet.host_path(h, marker).exists()] == ["web-2", "web-3"]
+    # web-2 ran first: the least loaded by Azure Monitor's CPU
+    assert plan["web-2"]["order"] < plan["web-3"]["order"]
+    now = accepted_logins(fleet)
+    assert now["web-1"] == logins["web-1"]  # the gated host was never contacted over SSH
+    assert now["web-2"] > logins["web-2"] and now["web-3"] > logins["web-3"]
+
+
+def test_ssh_only_gate_terms_are_refused_with_azure_monitor(fleet, run_playbook, tmp_path):
+    cfg = inventory_file(fleet, tmp_path, resource_groups=["rg-web-servers"])
+    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
+        "fleet_command": "true", "fleet_targets": "pool_web_servers", "fleet_gate": "idle",
+        "fleet_probe_source": "azure"})
+    assert proc.returncode == 2, proc.stdout[-3000:]
+    assert "needs SSH" in proc.stdout and "idle" in proc.stdout
