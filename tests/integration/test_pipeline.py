@@ -83,8 +83,9 @@ def test_a_workflow_is_gated_and_routed_as_a_whole(fleet, pipeline) -> None:
     # web-2 busy (gated by idle), ci-2 has a user (gated); of the idle rest the two least loaded run
     fleet.set_load("web-2", cpu=60)
     fleet.set_load("ci-2", users=[30])
-    for host, cpu in (("web-1", 4), ("web-3", 2), ("stage-1", 6), ("stage-2", 1), ("stage-3", 7), ("ci-1", 8)):
-        fleet.set_load(host, cpu=cpu, mem=1, load=(0.01, 0.01, 0.01))  # the score is the CPU %
+    # the score is the memory % here (read from /proc/meminfo, not sampled: no noise from a busy machine)
+    for host, mem in (("web-1", 40), ("web-3", 5), ("stage-1", 60), ("stage-2", 3), ("stage-3", 70), ("ci-1", 80)):
+        fleet.set_load(host, cpu=2, mem=mem, load=(0.01, 0.01, 0.01))
     dry, dry_report = pipeline("touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2,
                                fleet_dry_run=True, fleet_probe_interval=0.3)
     assert dry.returncode == 0, dry.stdout[-3000:]

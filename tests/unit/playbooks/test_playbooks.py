@@ -17,6 +17,10 @@ INTERNAL = {
     "azlin.fleet.judge",
     "azlin.fleet.nothing_selected",
     "azlin.fleet.route",
+    "azlin.fleet.vm_power",
+    "azlin.fleet.azure_metrics",
+    "azlin.fleet.job_artifacts",
+    "ansible.builtin.set_stats",
     "ansible.builtin.add_host",
 }
 TASK_KEYS = {"block", "rescue", "always"}
