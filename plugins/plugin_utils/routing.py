@@ -331,12 +331,19 @@ def plan_summary(plan: Mapping[str, Any]) -> list[str]:
         order = f"{entry['order']:>3}" if entry["order"] is not None else "  -"
         score = f"{entry['score']:5.1f}" if entry["score"] is not None else "    -"
         m = entry["metrics"]
-        measured = (
-            f" cpu={m['cpu']:g}% mem={m['mem']:g}% load1={m['load1']:g}/{m['cpus']}cpu users={m['users']}" if m else ""
-        )
+        measured = _describe_metrics(m) if m else ""
         reasons = f": {'; '.join(entry['reasons'])}" if entry["reasons"] else ""
         lines.append(f"{order} {entry['host']} {entry['status']} score={score}{measured}{reasons}")
     return lines
+
+
+def _describe_metrics(m: Mapping[str, Any]) -> str:
+    """The metrics part of a plan line: what an SSH probe measured, or Azure Monitor's CPU with its age."""
+    if m.get("source") == "azure":
+        mem = f" mem={m['mem']:g}%" if "mem" in m else ""
+        age = f" (Azure Monitor, {m.get('granularity', '?')}, {m['age']:g}s old)" if "age" in m else " (Azure Monitor)"
+        return f" cpu={m['cpu']:g}%{mem}{age}"
+    return f" cpu={m['cpu']:g}% mem={m['mem']:g}% load1={m['load1']:g}/{m['cpus']}cpu users={m['users']}"
 
 
 def _plain(value: Any) -> Any:
