@@ -156,3 +156,20 @@ def meets_limits(limits, metrics):
         if "equals" in limit and value != limit["equals"]:
             return False
     return True
+
+
+def metrics_from(load, first, second, mem, uptime, sessions, interval):
+    """The metrics dict every probe path returns (the module on the VM and the one-exec probe on the controller),
+    from the parsed /proc/loadavg triple, two /proc/stat samples, memory used %, uptime and sessions."""
+    return {
+        "load1": load[0],
+        "load5": load[1],
+        "load15": load[2],
+        "cpus": second[2],
+        "cpu": cpu_percent(first, second),
+        "mem": mem,
+        "users": len(sessions),
+        "sessions": sessions,
+        "uptime": uptime,
+        "interval": interval,
+    }

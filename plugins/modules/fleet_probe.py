@@ -146,8 +146,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.azlin.fleet.plugins.module_utils.proc_metrics import (
-    cpu_percent,
     meets_limits,
+    metrics_from,
     parse_loadavg,
     parse_meminfo,
     parse_stat,
@@ -204,18 +204,7 @@ def measure(interval):
     mem = _parse("/proc/meminfo", parse_meminfo, _read("/proc/meminfo"))
     uptime = _parse("/proc/uptime", parse_uptime, _read("/proc/uptime"))
     sessions = _sessions(time.time())
-    return {
-        "load1": load1,
-        "load5": load5,
-        "load15": load15,
-        "cpus": second[2],
-        "cpu": cpu_percent(first, second),
-        "mem": mem,
-        "users": len(sessions),
-        "sessions": sessions,
-        "uptime": uptime,
-        "interval": interval,
-    }
+    return metrics_from((load1, load5, load15), first, second, mem, uptime, sessions, interval)
 
 
 def wait_for(limits, interval, timeout):

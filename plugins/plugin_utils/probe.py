@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.azlin.fleet.plugins.module_utils.proc_metrics import (
-    cpu_percent,
     meets_limits,
+    metrics_from,
     parse_loadavg,
     parse_meminfo,
     parse_stat,
@@ -186,18 +186,7 @@ def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
         for session in sessions:
             session["idle"] = session_idle(now, session.pop("login"), atimes.get(session["line"]))
     return check_metrics(
-        {
-            "load1": load1,
-            "load5": load5,
-            "load15": load15,
-            "cpus": second[2],
-            "cpu": cpu_percent(first, second),
-            "mem": mem,
-            "users": len(sessions),
-            "sessions": sessions,
-            "uptime": uptime,
-            "interval": float(interval),
-        }
+        metrics_from((load1, load5, load15), first, second, mem, uptime, sessions, float(interval))
     )
 
 
