@@ -113,7 +113,8 @@ def test_gated_hosts_are_skipped_in_the_play_recap(fleet, run_playbook) -> None:
     proc = run_playbook("azlin.fleet.run", extra_vars={
         "fleet_command": "true", "fleet_targets": "pool_web_servers", "fleet_gate": "cpu<50",
         "fleet_probe_interval": 0.3})
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    problems = [line for line in proc.stdout.splitlines() if line.startswith(("fatal:", "failed:", "[ERROR]"))]
+    assert proc.returncode == 0, "\n".join(problems) + proc.stdout[-3000:]
     counters = recap(proc.stdout)
     judged = re.findall(r"^(skipping|ok|failed|fatal): \[(\S+)\]", proc.stdout.split("PLAY [Judge the outcome]")[1],
                         flags=re.M)
