@@ -7,6 +7,7 @@ waits, ``slot`` holds a step's throttle slot); everything here decides what to r
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -24,6 +25,10 @@ Execute = Callable[[str, dict[str, Any]], Mapping[str, Any]]
 #: Exit codes of coreutils ``timeout``: 124 after TERM, 137 when ``--kill-after`` had to KILL.
 TIMEOUT_RCS = frozenset({124, 137})
 MAX_RETRY_DELAY = 60.0
+#: Characters of a step's stdout (and of its stderr) that leave the worker process: the rest is cut here, on the
+#: controller's worker, so a host printing gigabytes never reaches the controller's main process, its registered
+#: variables or the report several times over. The report keeps a smaller excerpt still (its max_output).
+STEP_OUTPUT_LIMIT = 1 << 20
 #: The probe a step's ``when`` gate reads: the routing probe (one SSH exec, no Python on the host), sampling CPU
 #: over this many seconds.
 PROBE = "azlin.fleet.probe_host"
@@ -201,6 +206,18 @@ def run_segment(
     return entries
 
 
+def cap_output(text: str, limit: int = STEP_OUTPUT_LIMIT) -> str:
+    """Keep the head and the tail of an output longer than ``limit`` characters, with a marker between that gives
+    the whole output's size and SHA-256 (so outputs that differ only in the cut part still group apart)."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    half = limit // 2
+    marker = (f"\n[... {len(text) - 2 * half} characters cut before leaving the worker; the whole output was "
+              f"{len(text)} characters, sha256 {digest} ...]\n")
+    return text[:half] + marker + text[-half:]
+
+
 def step_entry(name: str, state: Mapping[str, Any], shown: str | None = None,
                result: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One element of ``fleet_steps``: the step's report status (an ignored failure shows as that failure, with
@@ -212,7 +229,8 @@ def step_entry(name: str, state: Mapping[str, Any], shown: str | None = None,
     }
     for key in ("rc", "stdout", "stderr", "start", "end", "delta", "duration", "attempts", "health", "binary"):
         if result is not None and key in result:
-            entry[key] = result[key]
+            entry[key] = cap_output(result[key]) if key in ("stdout", "stderr") and isinstance(result[key], str) \
+                else result[key]
     return entry
 
 

@@ -190,3 +190,41 @@ def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp
     assert child.returncode == 143
     time.sleep(6)  # past the command's own end: had it kept running, it would have left its marker by now
     assert [h for h in WEB if fleet.host_path(h, finished).exists()] == []
+
+
+def test_controller_memory_stays_bounded_by_the_output_received(fleet, ansible_bin, ansible_env, tmp_path) -> None:
+    """Controller memory once grew 6-7x the output received. Four hosts each print 16 MB of their own text: the
+    peak RSS of ansible-playbook (with the report callback) may grow, over a run with tiny outputs, by less than one
+    host's output (outputs are cut in the worker, never held whole by the main process), and the report keeps
+    bounded excerpts."""
+    hosts = "web-1:web-2:web-3:ci-1"
+    measured = {}
+    for label, command in (("small", "hostname"), ("big", "head -c 12000000 /dev/urandom | base64 -w 120; hostname")):
+        report_dir = tmp_path / label
+        vars_file = tmp_path / f"{label}.json"
+        vars_file.write_text(json.dumps({"fleet_command": command, "fleet_targets": hosts}))
+        env = dict(ansible_env, ANSIBLE_CALLBACKS_ENABLED="azlin.fleet.fleet_report",
+                   AZLIN_FLEET_REPORT_DIR=str(report_dir), AZLIN_FLEET_REPORT_NAME="report",
+                   AZLIN_FLEET_REPORT_FORMATS="json")
+        playbook = [str(ansible_bin / "ansible-playbook"), "-i", str(fleet.hosts_yml), "-e", f"@{vars_file}",
+                    "azlin.fleet.run"]
+        # the main ansible-playbook process's own peak (VmHWM), read until it exits: the workers each hold only
+        # their own host's result for a moment; what must not grow with the fleet's output is the main process
+        child = subprocess.Popen(playbook, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak_kib = 0
+        while child.poll() is None:
+            try:
+                status = Path(f"/proc/{child.pid}/status").read_text()
+                peak_kib = max(peak_kib, int(status.split("VmHWM:")[1].split()[0]))
+            except (OSError, IndexError, ValueError):
+                pass
+            time.sleep(0.02)
+        assert child.returncode == 0, label
+        measured[label] = (peak_kib * 1024, json.loads((report_dir / "report.json").read_text()))
+    (small_peak, _small), (big_peak, big) = measured["small"], measured["big"]
+    outputs = list(big["outputs"].values())
+    printed = 4 * 16_133_334  # 12 MB of random bytes in base64, 120 characters a line, on each host
+    # cut to 1 MiB in the worker (head + tail, the whole size and digest in the middle), then to the report's excerpt
+    assert len(outputs) == 4 and all(o["truncated"] and 1 << 20 <= o["size"] < 2 << 20 for o in outputs)
+    # the controller's main process never held even one host's whole output
+    assert big_peak - small_peak < printed / 4, (big_peak - small_peak, printed)

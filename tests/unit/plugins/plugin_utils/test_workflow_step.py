@@ -506,3 +506,19 @@ def test_shell_script_gives_a_command_no_stdin_so_it_cannot_eat_the_script(tmp_p
     script = shell_script(["/bin/sh", "-c", "cat; echo end"], None, {}, None, DELIMITER)
     result = run_sh(script + "echo AFTER\n", tmp_path)
     assert (result.returncode, result.stdout) == (0, "end\n")  # exec: nothing after the command runs either
+
+
+def test_a_huge_output_is_cut_in_the_worker_keeping_head_tail_size_and_digest() -> None:
+    import hashlib
+
+    from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import cap_output
+
+    assert cap_output("short", limit=10) == "short"
+    text = "A" * 40 + "B" * 20 + "C" * 40
+    cut = cap_output(text, limit=20)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    marker = (f"\n[... 80 characters cut before leaving the worker; the whole output was 100 characters, "
+              f"sha256 {digest} ...]\n")
+    assert cut == "A" * 10 + marker + "C" * 10
+    # outputs that differ only in the cut middle stay apart
+    assert cap_output("A" * 40 + "X" * 20 + "C" * 40, limit=20) != cut
