@@ -127,7 +127,10 @@ AZLIN_FLEET = str(Path(sys.executable).parent / "azlin-fleet")
 
 @pytest.fixture
 def cli(fleet, ansible_env, tmp_path):
-    """azlin-fleet on the sandbox's static inventory: (process, JSON report or None)."""
+    """azlin-fleet on the sandbox's static inventory: (process, JSON report or None); hosts clean first."""
+    for host in ALL:
+        for path in SCRATCH:
+            fleet.host_path(host, path).unlink(missing_ok=True)
     env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
