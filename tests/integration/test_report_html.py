@@ -87,7 +87,9 @@ def test_routed_run_html_shows_the_plan_chart_the_timeline_and_metrics(
         if host != "web-2":
             assert bounds[1][1] - bounds[1][0] >= 0.5, host  # the build step sleeps half a second
     # The hosts table carries the plan's metrics, score, rank and verdict.
-    assert re.search(r'<tr class="st-gated" data-host="web-2">.*?<td class="num metric-cpu">8\d(\.\d+)?%</td>', html)
+    cpu_cell = re.search(r'<tr class="st-gated" data-host="web-2">.*?<td class="num metric-cpu">([\d.]+)%</td>', html)
+    # the simulated 80 % as two /proc/stat samples measure it (the machine's load shifts it by a little)
+    assert cpu_cell is not None and abs(float(cpu_cell.group(1)) - 80.0) <= 5, cpu_cell
     assert re.search(r'<td class="verdict">gated</td>', html)
     assert not re.search(r"<script|<link|\bsrc=|url\(|https?://", page.read_text())
 
