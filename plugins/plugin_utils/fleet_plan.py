@@ -25,6 +25,8 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     SETTING_VARS,
     RouteSettings,
+    parse_boolean,
+    parse_number,
     parse_settings,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
@@ -66,7 +68,6 @@ PLAN_VARS = tuple(
 ROUTING_VARS = ("fleet_gate", "fleet_count", "fleet_route_by")
 #: Run flags that become every workflow step's defaults (the step's own keys win).
 STEP_DEFAULT_VARS = {var: key for var, key in RUN_VARS.items() if var != "fleet_command"}
-_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +231,11 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
     if isinstance(command, (int, float)) and not isinstance(command, bool):
         out["fleet_command"] = str(command)  # -e '{"fleet_command": 42}' is still the command text 42
     for name in ("fleet_smart_route", "fleet_dry_run", "fleet_wake", "fleet_keep_awake"):
-        if name in out and not isinstance(out[name], bool):
-            flag = _BOOLEANS.get(str(out[name]).strip().lower()) if isinstance(out[name], (str, int)) else None
-            if flag is None:
-                problems.append(FleetUsageError(f"Invalid {name}", f"expected true or false, got {out[name]!r}",
-                                                f"Pass {name} as true or false."))
-            else:
-                out[name] = flag
+        if name in out:
+            try:
+                out[name] = parse_boolean(name, out[name])
+            except FleetError as ex:
+                problems.append(ex)
     targets = out.get("fleet_targets")
     if targets is not None and not isinstance(targets, str):
         got = "a list" if isinstance(targets, list) else "a mapping" if isinstance(targets, Mapping) else repr(targets)
@@ -266,14 +265,10 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
         except (TypeError, ValueError):
             problems.append(FleetUsageError("Invalid fleet_wake_timeout", f"expected seconds > 0, got {wait!r}",
                                             "Pass how long a woken VM may take to answer over SSH, e.g. 300."))
-    delay = out.get("fleet_retry_delay", 2)
     try:
-        out["fleet_retry_delay"] = float(delay)
-        if out["fleet_retry_delay"] < 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        problems.append(FleetUsageError("Invalid fleet_retry_delay", f"expected seconds >= 0, got {delay!r}",
-                                        "Pass fleet_retry_delay as a number of seconds."))
+        out["fleet_retry_delay"] = parse_number("fleet_retry_delay", out.get("fleet_retry_delay", 2), minimum=0)
+    except FleetError as ex:
+        problems.append(ex)
     return out, problems
 
 

@@ -88,7 +88,8 @@ def _is_unset(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+def parse_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+    """A fleet_* number (text from a survey or -e is read too); a FleetUsageError names the variable."""
     try:
         if isinstance(value, bool):
             raise ValueError
@@ -105,7 +106,8 @@ def _number(name: str, value: Any, *, minimum: float, integer: bool = False) -> 
     return number
 
 
-def _boolean(name: str, value: Any) -> bool:
+def parse_boolean(name: str, value: Any) -> bool:
+    """A fleet_* boolean (true/false, yes/no, on/off, 1/0 as text too); a FleetUsageError names the variable."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -121,14 +123,14 @@ def parse_parallel(value: Any, total: int) -> int:
     text = str(value).strip()
     hint = "Write a host count such as 5, or a share such as '25%'."
     if text.endswith("%"):
-        share = _number("fleet_parallel", text[:-1], minimum=0)
+        share = parse_number("fleet_parallel", text[:-1], minimum=0)
         if share <= 0 or share > 100:
             raise FleetUsageError(
                 f"Invalid fleet_parallel {value!r}", "a share must be above 0% and at most 100%", hint
             )
         return max(1, int(total * share / 100))
     try:
-        return int(_number("fleet_parallel", text, minimum=1, integer=True))
+        return int(parse_number("fleet_parallel", text, minimum=1, integer=True))
     except FleetUsageError as ex:
         raise FleetUsageError(ex.subject, ex.reason, hint) from None
 
@@ -164,13 +166,13 @@ def parse_settings(values: Mapping[str, Any]) -> RouteSettings:
 
     attempt("gate", gate)
     attempt("gate_mode", choice("fleet_gate_mode", GATE_MODES))
-    attempt("gate_timeout", lambda v: _number("fleet_gate_timeout", v, minimum=0))
+    attempt("gate_timeout", lambda v: parse_number("fleet_gate_timeout", v, minimum=0))
     attempt("route_by", choice("fleet_route_by", ROUTE_BY))
-    attempt("count", lambda v: int(_number("fleet_count", v, minimum=1, integer=True)))
+    attempt("count", lambda v: int(parse_number("fleet_count", v, minimum=1, integer=True)))
     attempt("parallel", lambda v: (parse_parallel(v, 100), str(v).strip())[1])
-    attempt("probe_ttl", lambda v: _number("fleet_probe_ttl", v, minimum=0))
-    attempt("probe_interval", lambda v: _number("fleet_probe_interval", v, minimum=0))
-    attempt("dry_run", lambda v: _boolean("fleet_dry_run", v))
+    attempt("probe_ttl", lambda v: parse_number("fleet_probe_ttl", v, minimum=0))
+    attempt("probe_interval", lambda v: parse_number("fleet_probe_interval", v, minimum=0))
+    attempt("dry_run", lambda v: parse_boolean("fleet_dry_run", v))
     if len(problems) == 1:
         raise problems[0]
     if problems:

@@ -364,3 +364,9 @@ def test_plan_lines_of_a_routed_rolling_run() -> None:
     assert lines[2].startswith("routing: probe, gate idle and order least loaded first")
     assert lines[2].endswith(", keep the 2 best")
     assert "rollout: 1 host(s) at a time, stop at the first failed host" in lines
+
+
+def test_a_bad_boolean_read_by_the_plan_and_by_routing_is_one_problem() -> None:
+    # fleet_dry_run is read by the plan and by the routing settings: one parser, so one problem, said once
+    assert refused({"fleet_command": "true", "fleet_dry_run": "maybe"}) == [
+        "Invalid fleet_dry_run 'maybe': expected true or false. Set fleet_dry_run: true or false."]
