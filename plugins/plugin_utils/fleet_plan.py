@@ -9,7 +9,6 @@ prints. The ``plan`` action publishes ``FleetPlan.to_fact()``; the playbooks rea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     parse_boolean,
     parse_number,
     parse_settings,
+    plain_data,
 )
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import (
     Workflow,
@@ -192,15 +192,7 @@ def load_plan_workflow(values: Mapping[str, Any], read_file: Any) -> tuple[str, 
                                   "Pass the path of the workflow YAML file.")
         return "workflow", load_workflow_text(read_file(source), source, defaults=defaults)
     inline = values["fleet_workflow"]
-    return "workflow", load_workflow_input(inline if isinstance(inline, str) else _plain(inline), defaults=defaults)
-
-
-def _plain(value: Any) -> Any:
-    """Extra vars may arrive as Ansible's tagged/unsafe types: compare and copy them as plain JSON data."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return value
+    return "workflow", load_workflow_input(inline if isinstance(inline, str) else plain_data(inline), defaults=defaults)
 
 
 def _step_defaults(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[FleetError]]:
@@ -210,7 +202,7 @@ def _step_defaults(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Flee
     for var, key in STEP_DEFAULT_VARS.items():
         if var not in values:
             continue
-        value = coerce_text(_plain(values[var]), RUN_TYPES.get(key, "str"))
+        value = coerce_text(plain_data(values[var]), RUN_TYPES.get(key, "str"))
         try:
             run_workflow({"fleet_command": "true", var: value})
         except FleetValidationError as ex:

@@ -348,12 +348,12 @@ def _describe_metrics(m: Mapping[str, Any]) -> str:
     return f" cpu={m['cpu']:g}% mem={m['mem']:g}% load1={m['load1']:g}/{m['cpus']}cpu users={m['users']}"
 
 
-def _plain(value: Any) -> Any:
-    """Copy a registered result into plain dict/list/str/number values (JSON-safe, no Ansible types)."""
+def plain_data(value: Any) -> Any:
+    """Copy registered results or extra vars into plain dict/list/str/number values (JSON-safe, no Ansible types)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -377,7 +377,7 @@ def probe_from_result(host: str, result: Any, at: float = 0.0) -> Probe:
         return Probe(host, error=str(result.get("msg") or "the probe failed without a message"), at=at)
     waited = result.get("waited")
     try:
-        metrics = check_metrics(_plain(result["metrics"]))
+        metrics = check_metrics(plain_data(result["metrics"]))
         if waited is not None and (isinstance(waited, bool) or not isinstance(waited, (int, float)) or waited < 0):
             raise ProbeOutputError(f"waited is {str(waited)[:40]!r}, not a number of seconds")
     except ProbeOutputError as ex:
