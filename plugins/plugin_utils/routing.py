@@ -426,3 +426,36 @@ class RouteRun:
                 stale = is_stale(self.probed_at.get(host, 0.0), now, self.settings.probe_ttl)
                 return host if stale else None
         return None
+
+
+def starts_on_arrival(settings: RouteSettings, total: int, slots: int) -> bool:
+    """Tell whether each host may start as soon as its own probe is in, instead of after the whole fleet's.
+
+    The least-loaded order decides who runs (``count``) and who starts first when hosts wait for a slot. With no
+    count and a slot for every host, it decides neither: every host that passes its gate starts at once anyway,
+    so waiting for the slowest probe would only delay the others. Dry runs and gate mode ``wait`` keep the
+    fleet-wide probe step (the plan is the product there, and waits are decided on the whole plan).
+    """
+    return settings.count is None and not settings.dry_run and settings.gate_mode == "skip" and slots >= total
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """Probes of a play whose hosts start on arrival (see :func:`starts_on_arrival`), collected as they come in."""
+
+    settings: RouteSettings
+    expected: tuple[str, ...]
+    probes: dict[str, Probe] = field(default_factory=dict)
+
+    def take(self, probe: Probe) -> bool:
+        """Record one host's probe; return whether that host runs (it passed its gate and could be measured)."""
+        self.probes[probe.host] = probe
+        return selected_hosts(build_plan(self.settings, [probe])) == [probe.host]
+
+    def complete(self) -> bool:
+        """Every expected host's probe is in."""
+        return len(self.probes) >= len(self.expected)
+
+    def plan(self) -> dict[str, Any]:
+        """The plan over the probes in so far, ordered as if they had all been in at once."""
+        return build_plan(self.settings, [self.probes[h] for h in self.expected if h in self.probes])

@@ -13,6 +13,10 @@ description:
     C(forks)), so the sampling intervals of all hosts overlap. Hosts are gated, scored, ordered least loaded first
     (ties by name) and the best C(fleet_count) are selected.
   - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
+  - When the order cannot change anything - no C(fleet_count), a slot for every host (C(fleet_parallel) and
+    C(forks) at least the number of hosts), gate mode V(skip), not a dry run - each host starts as soon as its own
+    probe is in and passes its gate, without waiting for the slowest host's probe. The plan is announced once every
+    probe is in, exactly as it would have been built at once.
     A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
     while the hosts already running go on; hosts after it in the order wait for that re-probe, so the order holds.
   - In gate mode V(wait) only the gated hosts are re-probed, and the wait is timed by the controller's monotonic
@@ -105,6 +109,7 @@ EXAMPLES = r"""
 # Show the plan only: ansible-playbook site.yml -e fleet_dry_run=true -e fleet_gate=idle
 """
 
+import gc
 import time
 
 from ansible.errors import AnsibleError
@@ -119,6 +124,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import compile_g
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     PLAN_EVENT,
     SETTING_VARS,
+    Arrivals,
     RouteRun,
     build_plan,
     is_stale,
@@ -129,6 +135,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     probe_from_result,
     recheck_host,
     selected_hosts,
+    starts_on_arrival,
 )
 
 display = Display()
@@ -156,8 +163,19 @@ class StrategyModule(HostPinnedStrategyModule):
         self._held: set[str] = set()
         # hosts re-probed just before their start: fresh for their dispatch, whatever the TTL
         self._reprobed: set[str] = set()
+        # when hosts start on arrival: the probe task in flight and the probes in so far
+        self._arrivals: tuple[object, Arrivals] | None = None
 
     def run(self, iterator, play_context):  # type: ignore[override]
+        # every worker is a fork of this process: objects frozen here are never traversed by a worker's garbage
+        # collections, so the workers do not copy the pages of this heap (fewer copy-on-write faults per task)
+        gc.freeze()
+        try:
+            return self._run(iterator, play_context)
+        finally:
+            gc.unfreeze()
+
+    def _run(self, iterator, play_context):
         play = iterator._play
         # kept for re-probes started from get_hosts_left, which gets no play context
         self._probe_context = play_context
@@ -167,6 +185,12 @@ class StrategyModule(HostPinnedStrategyModule):
         except FleetError as ex:
             raise AnsibleError(str(ex), obj=play.get_ds()) from ex
         hosts = super().get_hosts_left(iterator)
+        slots = len(self._workers)
+        if settings.parallel is not None:
+            slots = min(slots, parse_parallel(settings.parallel, len(hosts)))
+        if starts_on_arrival(settings, len(hosts), slots):
+            self._probe_on_arrival(iterator, play_context, hosts, settings)
+            return super().run(iterator, play_context)
         probes = self._probe(iterator, play_context, hosts, settings.probe_interval)
         plan = build_plan(settings, probes.values())
         waiting = next_wait(plan, settings)
@@ -200,10 +224,16 @@ class StrategyModule(HostPinnedStrategyModule):
 
     def _process_pending_results(self, iterator, one_pass=False, max_passes=None):
         results = super()._process_pending_results(iterator, one_pass=one_pass, max_passes=max_passes)
+        if self._arrivals is not None:
+            task, _ = self._arrivals
+            arrived = [r.host.name for r in results if _task_uuid(r) == task._uuid]
+            for name in arrived:
+                self._take_arrival(iterator, name)
+            # the probes are ours: the dispatch loop never queued them, so it must not count them as its own
+            results = [r for r in results if _task_uuid(r) != task._uuid]
         if self._reprobe is None:
             return results
         name, task = self._reprobe
-        # the re-probe's result is ours: the dispatch loop never queued it, so it must not count it as its own
         kept = [r for r in results if _task_uuid(r) != task._uuid]
         if len(kept) != len(results):
             self._finish_reprobe(iterator, name)
@@ -263,6 +293,32 @@ class StrategyModule(HostPinnedStrategyModule):
             del self._workers[forks:]
         now = time.monotonic()
         return {host.name: self._probe_result(host.name, now) for host in hosts}
+
+    def _probe_on_arrival(self, iterator, play_context, hosts, settings) -> None:
+        """Queue every host's probe and hold each host until its own probe is in (see starts_on_arrival)."""
+        play = iterator._play
+        task = self._probe_task(play, "Probe host metrics", {"interval": settings.probe_interval})
+        self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
+        self._arrivals = (task, Arrivals(settings, tuple(h.name for h in hosts)))
+        for host in hosts:
+            # blocked: the dispatch loop skips the host (and keeps the play going) until its probe's result
+            self._blocked_hosts[host.name] = True
+            self._queue_probe(play, task, host, play_context)
+
+    def _take_arrival(self, iterator, name: str) -> None:
+        """Take one host's probe: release the host or end it; once all are in, publish the plan."""
+        _, arrivals = self._arrivals
+        probe = self._probe_result(name, time.monotonic())
+        if arrivals.take(probe):
+            # probed just now: fresh for its dispatch whatever the TTL (the result's processing unblocked it)
+            self._reprobed.add(name)
+        else:
+            iterator.end_host(name)
+        if arrivals.complete():
+            plan = arrivals.plan()
+            self._route = RouteRun(arrivals.settings, plan, {n: p.at for n, p in arrivals.probes.items()})
+            self._arrivals = None
+            self._announce(plan)
 
     def _recheck_stale(self, iterator, hosts) -> None:
         """Hold back the hosts yet to start from the first one whose metrics are older than the TTL; re-probe it.

@@ -480,3 +480,57 @@ def test_module_and_one_exec_probe_return_the_same_metrics(fleet, run_playbook, 
     [by_module], [by_exec] = module["sessions"], one_exec["sessions"]
     assert {k: v for k, v in by_module.items() if k != "idle"} == {k: v for k, v in by_exec.items() if k != "idle"}
     assert 600 <= by_module["idle"] <= 620 and 600 <= by_exec["idle"] <= 620
+
+
+@pytest.mark.multiversion
+@pytest.mark.parametrize(
+    ("fleet_vars", "early"),
+    [
+        pytest.param({}, True, id="order-moot-hosts-start-on-arrival"),
+        pytest.param({"fleet_count": 7}, False, id="count-waits-for-every-probe"),
+    ],
+)
+def test_strategy_starts_hosts_on_arrival_only_when_the_order_cannot_matter(
+    fleet, routed, ansible_bin, ansible_env, fleet_vars, early
+):
+    # stage-3's probe hangs (the host is frozen) until it thaws. With a slot for every host and no count, the
+    # least-loaded order changes nothing, so the other hosts start without waiting for it; with a count, nobody
+    # may start before every host is measured.
+    extra = {"fleet_probe_interval": 0.3, "ansible_ssh_timeout": 60, **fleet_vars}
+    vars_file = routed.plan_file.with_name("vars.json")
+    vars_file.write_text(json.dumps(extra))
+    fleet.fault("stage-3", "freeze")
+    try:
+        proc = subprocess.Popen(
+            [
+                str(ansible_bin / "ansible-playbook"),
+                "-i",
+                str(fleet.hosts_yml),
+                "-e",
+                f"@{vars_file}",
+                str(TARGET / "strategy.yml"),
+            ],
+            env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        others = set(CPU) - {"stage-3"}
+        deadline = time.monotonic() + (40 if early else 4)
+        while set(started(fleet)) != others and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        while_frozen = set(started(fleet))
+        assert not routed.plan_file.exists(), "the plan was announced before stage-3 was measured"
+    finally:
+        fleet.fault("stage-3", "thaw")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out[-4000:]
+    if early:
+        assert while_frozen == others
+        assert set(started(fleet)) == set(CPU)
+    else:
+        assert while_frozen == set()
+        assert set(started(fleet)) == set(ASCENDING[:7])
+    plan = entries(read_plan(routed.plan_file))
+    assert set(plan) == set(CPU)
+    assert plan["stage-3"]["status"] == ("selected" if early else "not_selected")

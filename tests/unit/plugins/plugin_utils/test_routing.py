@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError, FleetValidationError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
+    Arrivals,
     Probe,
     RouteRun,
     RouteSettings,
@@ -24,6 +25,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     recheck_host,
     score_host,
     selected_hosts,
+    starts_on_arrival,
     verdicts,
     waiting_hosts,
 )
@@ -384,3 +386,45 @@ def test_azure_monitor_metrics_score_and_show_with_what_they_carry() -> None:
     plan = {"hosts": [{"host": "web-1", "status": "selected", "order": 1, "score": 31.5, "metrics": azure,
                        "reasons": []}]}
     assert plan_summary(plan) == ["  1 web-1 selected score= 31.5 cpu=31.5% (Azure Monitor, PT1M, 42s old)"]
+
+
+@pytest.mark.parametrize(
+    ("values", "total", "slots", "expected"),
+    [
+        pytest.param({}, 16, 16, True, id="a-slot-for-every-host"),
+        pytest.param({"fleet_gate": "cpu<50"}, 8, 16, True, id="gated-but-uncontended"),
+        pytest.param({}, 17, 16, False, id="more-hosts-than-slots"),
+        pytest.param({"fleet_count": 3}, 8, 16, False, id="count-needs-the-whole-order"),
+        pytest.param({"fleet_gate": "idle", "fleet_gate_mode": "wait"}, 8, 16, False, id="wait-mode"),
+        pytest.param({"fleet_dry_run": True}, 8, 16, False, id="dry-run"),
+    ],
+)
+def test_starts_on_arrival_only_when_the_order_cannot_matter(values, total, slots, expected) -> None:
+    assert starts_on_arrival(parse_settings(values), total, slots) is expected
+
+
+def test_arrivals_release_passing_hosts_and_plan_as_if_probed_at_once() -> None:
+    settings = parse_settings({"fleet_gate": "cpu<50"})
+    everyone = probes(a=40, b=80, c=10)
+    everyone.append(Probe("d", error="cannot read /proc/stat"))
+    arrivals = Arrivals(settings, ("a", "b", "c", "d"))
+    released = {}
+    for probe in reversed(everyone):  # they arrive in any order
+        assert not arrivals.complete()
+        released[probe.host] = arrivals.take(probe)
+    assert arrivals.complete()
+    assert released == {"a": True, "b": False, "c": True, "d": False}
+    # the same plan the fleet-wide probe step builds from the same probes
+    assert arrivals.plan() == build_plan(settings, everyone)
+
+
+@given(st.dictionaries(st.sampled_from("abcdefgh"), st.integers(0, 100), min_size=1), st.randoms())
+def test_arrivals_release_exactly_the_hosts_the_plan_selects(cpus: dict[str, int], rnd) -> None:
+    settings = parse_settings({"fleet_gate": "cpu<50"})
+    fleet = [Probe(h, metrics=metrics(cpu=c)) for h, c in cpus.items()]
+    arrivals = Arrivals(settings, tuple(cpus))
+    order = list(fleet)
+    rnd.shuffle(order)
+    released = {p.host for p in order if arrivals.take(p)}
+    assert released == set(selected_hosts(build_plan(settings, fleet)))
+    assert arrivals.plan() == build_plan(settings, fleet)
