@@ -13,6 +13,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     MAX_INTERVAL,
     ProbeOutputError,
     measure_with,
+    probe_result,
     wait_until,
 )
 
@@ -46,10 +47,10 @@ class ActionModule(ActionBase):
             )
         if args["ttl"] is not None:
             return self._recheck(result, args, task_vars or {})
+        if args["wait_for"] is None:
+            result.update(probe_result(self._execute, interval, time.monotonic))
+            return result
         try:
-            if args["wait_for"] is None:
-                result.update(changed=False, metrics=measure_with(self._execute, interval), probed_at=time.monotonic())
-                return result
             pace = max(interval, MIN_WAIT_ROUND)
             metrics, met, waited = wait_until(
                 lambda: measure_with(self._execute, pace), args["wait_for"], args["wait_timeout"], time.monotonic

@@ -65,14 +65,17 @@ def probe_command(interval: float) -> str:
         raise ValueError(f"interval {interval!r} is outside 0..{MAX_INTERVAL:g} seconds")
     wait = shlex.quote(f"{seconds:g}")
     utmp = " ".join(UTMP_PATHS)
-    # _f: one file as a section, or an @@error section with the reader's message (never both); _c: only the cpu
-    # lines of /proc/stat (its intr line alone can be tens of kB on a big VM, and the probe reads it twice)
+    # Shell builtins read the /proc files (a fork and an exec per file would cost the host more than the reading):
+    # _f prints one file as a section, _c only the cpu lines of /proc/stat (its intr line alone can be tens of kB
+    # on a big VM, and the probe reads it twice). A file that cannot be opened is an @@error section with the
+    # shell's own message instead (2>&1 comes first so that the failed redirection's message is the one captured).
     return (
         "LC_ALL=C; export LC_ALL; "
-        '_f() { if _o=$(cat "$1" 2>&1); then printf \'@@file %s\\n%s\\n\' "$1" "$_o"; '
-        'else printf \'@@error %s\\n%s\\n\' "$1" "$_o"; fi; }; '
-        "_c() { if _o=$(sed -n '/^cpu/p' /proc/stat 2>&1); then printf '@@file /proc/stat\\n%s\\n' \"$_o\"; "
-        "else printf '@@error /proc/stat\\n%s\\n' \"$_o\"; fi; }; "
+        "_e() { _o=$( { :; } 2>&1 < \"$1\" ); printf '@@error %s\\n%s\\n' \"$1\" \"${_o:-cannot read $1}\"; }; "
+        "_f() { { printf '@@file %s\\n' \"$1\"; while IFS= read -r _l || [ -n \"$_l\" ]; do "
+        "printf '%s\\n' \"$_l\"; done; } 2>/dev/null < \"$1\" || _e \"$1\"; }; "
+        "_c() { { printf '@@file /proc/stat\\n'; while IFS= read -r _l; do case $_l in cpu*) "
+        "printf '%s\\n' \"$_l\";; *) break;; esac; done; } 2>/dev/null < /proc/stat || _e /proc/stat; }; "
         f"echo '@@probe {PROBE_VERSION}'; _c; "
         f"sleep {wait} 2>/dev/null || sleep 1; "
         "_c; _f /proc/loadavg; _f /proc/meminfo; _f /proc/uptime; "
@@ -306,3 +309,24 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
+
+
+def probe_result(
+    execute: Callable[[str], Mapping[str, Any]], interval: float, clock: Callable[[], float]
+) -> dict[str, Any]:
+    """Measure a host once and return the task result every probe path registers (as ``fleet_probe``).
+
+    ``{"changed": False, "metrics", "probed_at"}`` (``clock()`` after the exec), or, when the host's answer is
+    unusable, ``unmeasurable`` with the reason: that is the host's own outcome, never a failed task.
+    """
+    try:
+        metrics = measure_with(execute, interval)
+    except ProbeOutputError as ex:
+        return {
+            "changed": False,
+            "unmeasurable": True,
+            "fleet_status": "unmeasurable",
+            "fleet_reason": str(ex),
+            "msg": str(ex),
+        }
+    return {"changed": False, "metrics": metrics, "probed_at": clock()}

@@ -110,9 +110,10 @@ EXAMPLES = r"""
 """
 
 import gc
+import threading
 import time
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 from ansible.executor.play_iterator import IteratingStates
 from ansible.playbook.block import Block
 from ansible.plugins.strategy.host_pinned import StrategyModule as HostPinnedStrategyModule
@@ -121,6 +122,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import compile_gate
+from ansible_collections.azlin.fleet.plugins.plugin_utils.host_exec import open_connection, run_raw, send_result
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import probe_result
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     PLAN_EVENT,
     SETTING_VARS,
@@ -165,6 +168,8 @@ class StrategyModule(HostPinnedStrategyModule):
         self._reprobed: set[str] = set()
         # when hosts start on arrival: the probe task in flight and the probes in so far
         self._arrivals: tuple[object, Arrivals] | None = None
+        # probes in flight in this process's threads, at most PROBE_FANOUT at once
+        self._probe_slots = threading.BoundedSemaphore(PROBE_FANOUT)
 
     def run(self, iterator, play_context):  # type: ignore[override]
         # every worker is a fork of this process: objects frozen here are never traversed by a worker's garbage
@@ -255,14 +260,54 @@ class StrategyModule(HostPinnedStrategyModule):
         )
         return block.block[0]
 
-    def _queue_probe(self, play, task, host, play_context) -> None:
+    def _queue_probe(self, play, task, host, play_context, interval: float | None = None) -> None:
+        """Queue ``task`` on ``host``; a plain probe (``interval`` given) runs in a thread of this process."""
         # a result left from an earlier play or probe must not pass for this one
         self._variable_manager.set_nonpersistent_facts(host.name, {PROBE_VAR: None})
         task_vars = self._variable_manager.get_vars(
             play=play, host=host, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
         )
         self.add_tqm_variables(task_vars, play=play)
-        self._queue_task(host, task, task_vars, play_context)
+        if interval is None:
+            self._queue_task(host, task, task_vars, play_context)
+            return
+        try:
+            connection, context = open_connection(host, task, task_vars, play_context, self._loader)
+        except Exception as ex:  # a connection this step cannot open itself: a worker opens it, as for any task
+            display.vvv(f"probing through a worker: {ex}", host=host.name)
+            self._queue_task(host, task, task_vars, play_context)
+            return
+        # what _queue_task does, with a thread in place of a forked worker
+        self._queued_task_cache[(host.name, task._uuid)] = {
+            "host": host,
+            "task": task,
+            "task_vars": task_vars,
+            "play_context": play_context,
+        }
+        self._tqm.send_callback("v2_runner_on_start", host, task)
+        self._pending_results += 1
+        threading.Thread(
+            target=self._probe_in_thread,
+            args=(host, task, connection, context, interval),
+            name=f"fleet-probe-{host.name}",
+            daemon=True,
+        ).start()
+
+    def _probe_in_thread(self, host, task, connection, context, interval: float) -> None:
+        # runs beside the strategy loop; it only waits on the host's exec and hands the result to the results queue
+        with self._probe_slots:
+            try:
+                result = probe_result(lambda command: run_raw(connection, context, command), interval, time.monotonic)
+            except AnsibleConnectionFailure as ex:
+                result = {"changed": False, "unreachable": True, "msg": str(ex)}
+            except Exception as ex:  # the worker path turns any action error into a failed result too
+                result = {"changed": False, "failed": True, "msg": f"probe failed: {ex}"}
+            finally:
+                try:
+                    connection.close()
+                except Exception:  # closing a persisted connection only forgets it; nothing to report
+                    pass
+        send_result(self._final_q, host, task, result, PROBE_VAR)
 
     def _probe_result(self, name: str, now: float):
         # registered results live in the variable manager's per-host cache (set_nonpersistent_facts); reading that
@@ -273,7 +318,7 @@ class StrategyModule(HostPinnedStrategyModule):
         return probe
 
     def _probe(self, iterator, play_context, hosts, interval, wait=None) -> dict:
-        """Run the probe on the hosts through the worker pool, all at once; return a Probe per host."""
+        """Probe the hosts all at once (in threads; gate waits in workers); return a Probe per host."""
         play = iterator._play
         name = "Wait for the fleet gate" if wait else "Probe host metrics"
         task = self._probe_task(play, name, {"interval": interval, **(wait or {})})
@@ -284,7 +329,8 @@ class StrategyModule(HostPinnedStrategyModule):
         self._workers.extend([None] * max(0, min(len(hosts), PROBE_FANOUT) - forks))
         try:
             for host in hosts:
-                self._queue_probe(play, task, host, play_context)
+                # a gate wait loops in the probe_host action, so it needs a worker; a plain probe is one exec
+                self._queue_probe(play, task, host, play_context, None if wait else interval)
             self._wait_on_pending_results(iterator)
         finally:
             for worker in self._workers[forks:]:
@@ -303,7 +349,7 @@ class StrategyModule(HostPinnedStrategyModule):
         for host in hosts:
             # blocked: the dispatch loop skips the host (and keeps the play going) until its probe's result
             self._blocked_hosts[host.name] = True
-            self._queue_probe(play, task, host, play_context)
+            self._queue_probe(play, task, host, play_context, settings.probe_interval)
 
     def _take_arrival(self, iterator, name: str) -> None:
         """Take one host's probe: release the host or end it; once all are in, publish the plan."""
@@ -358,7 +404,7 @@ class StrategyModule(HostPinnedStrategyModule):
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
         self._reprobe = (name, task)
         self._reprobed.add(name)
-        self._queue_probe(play, task, host, self._probe_context)
+        self._queue_probe(play, task, host, self._probe_context, self._route.settings.probe_interval)
 
     def _finish_reprobe(self, iterator, name: str) -> None:
         """Take the re-probe's result: re-gate the host, release it, announce a changed plan."""
