@@ -47,8 +47,9 @@ class ActionModule(ActionBase):
         if hosts is None:
             hosts = self._targeted_hosts(plan, task_vars)
         if not isinstance(hosts, list):
-            raise AnsibleActionFail(f"Argument 'hosts' is a {type(hosts).__name__}: expected a list of host names.",
-                                    obj=hosts)
+            raise AnsibleActionFail(
+                f"Argument 'hosts' is a {type(hosts).__name__}: expected a list of host names.", obj=hosts
+            )
         outcome_var = args.get("outcome_var") or "fleet_outcome"
         try:
             identity = read_job_identity(task_vars)
@@ -71,8 +72,11 @@ class ActionModule(ActionBase):
             outcomes,
             plan,
             job=identity,
-            report={"name": name, "dir": args.get("report_dir") or None,
-                    "upload": args.get("report_upload") or self._upload_destination()},
+            report={
+                "name": name,
+                "dir": args.get("report_dir") or None,
+                "upload": args.get("report_upload") or self._upload_destination(),
+            },
             empty_slice_ok=empty_ok,
             refused=list(args.get("refused") or []),
             missing=missing,

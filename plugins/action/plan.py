@@ -41,8 +41,9 @@ def _read_text(path: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as ex:
         why = ex.strerror if isinstance(ex, OSError) else "not UTF-8 text"
-        raise FleetError(f"Workflow file {path!r}", f"cannot be read ({why})",
-                         "Check the path given as fleet_workflow_file.") from None
+        raise FleetError(
+            f"Workflow file {path!r}", f"cannot be read ({why})", "Check the path given as fleet_workflow_file."
+        ) from None
 
 
 class ActionModule(ActionBase):
@@ -79,8 +80,9 @@ class ActionModule(ActionBase):
         plan = replace(plan, workflow=resolve_scripts(plan.workflow, base, confine=confine))
         if not targets:
             # the play ran on every host in the limit; the workflow's own targets narrow that down
-            lookup = lookup_loader.get("ansible.builtin.inventory_hostnames", loader=self._loader,
-                                       templar=self._templar)
+            lookup = lookup_loader.get(
+                "ansible.builtin.inventory_hostnames", loader=self._loader, templar=self._templar
+            )
             selected = set(lookup.run([plan.targets], variables=task_vars))
             plan = replace(plan, hosts=tuple(h for h in hosts if h in selected))
         if plan.probe_source == "auto":
@@ -98,10 +100,16 @@ class ActionModule(ActionBase):
         fact = plan.to_fact()
         fact["run_id"] = uuid.uuid4().hex  # names this run's throttle slots apart from any other run's
         state_file = values.get("fleet_wake_state_file") or str(
-            _state_home() / "azlin-fleet" / "wake" / f"{fact['run_id']}.json")
+            _state_home() / "azlin-fleet" / "wake" / f"{fact['run_id']}.json"
+        )
         wake = plan.wake_fact(state_file, values["fleet_wake_timeout"] if "fleet_wake_timeout" in values else 300.0)
         # the targeted hosts, once, for the report: every one of them ends in it with a status, even when the
         # run is interrupted before it reaches them (the fact itself stays free of per-host lists)
-        result.update(changed=False, plan_lines=lines, ansible_facts={FACT: fact, WAKE_FACT: wake},
-                      fleet_targeted=list(plan.hosts), fleet_dry_run=plan.dry_run)
+        result.update(
+            changed=False,
+            plan_lines=lines,
+            ansible_facts={FACT: fact, WAKE_FACT: wake},
+            fleet_targeted=list(plan.hosts),
+            fleet_dry_run=plan.dry_run,
+        )
         return result

@@ -57,8 +57,9 @@ class ActionModule(ActionBase):
             )
         except ProbeOutputError as ex:
             # not a task failure: the host stays in the run's plays and is reported unmeasurable (never failed)
-            result.update(changed=False, unmeasurable=True, fleet_status="unmeasurable", fleet_reason=str(ex),
-                          msg=str(ex))
+            result.update(
+                changed=False, unmeasurable=True, fleet_status="unmeasurable", fleet_reason=str(ex), msg=str(ex)
+            )
             return result
         except (KeyError, TypeError, ValueError) as ex:
             raise AnsibleActionFail(

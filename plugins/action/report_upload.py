@@ -40,8 +40,7 @@ class ActionModule(ActionBase):
             if fail_on_error:
                 raise AnsibleActionFail(str(ex)) from ex
             display.warning(f"Report files not uploaded (they stay on disk): {ex}")
-            result.update(changed=False, uploads=[], uploaded=0, not_uploaded=len(paths), destination=None,
-                          msg=str(ex))
+            result.update(changed=False, uploads=[], uploaded=0, not_uploaded=len(paths), destination=None, msg=str(ex))
             return result
         destination = destination_of(settings)
         if self._task.check_mode:
@@ -51,8 +50,13 @@ class ActionModule(ActionBase):
         errors = [u["error"] for u in uploads if not u["uploaded"]]
         for error in errors:
             display.warning(error)
-        result.update(changed=len(errors) < len(uploads), uploads=uploads, uploaded=len(uploads) - len(errors),
-                      not_uploaded=len(errors), destination=destination)
+        result.update(
+            changed=len(errors) < len(uploads),
+            uploads=uploads,
+            uploaded=len(uploads) - len(errors),
+            not_uploaded=len(errors),
+            destination=destination,
+        )
         if errors and fail_on_error:
             result.update(failed=True, msg=errors[0])
         return result

@@ -38,9 +38,7 @@ class ActionModule(ActionBase):
     BYPASS_HOST_LOOP = True
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(
-        SETTING_ARGS + ("probe_var", "wait_var", "azure_var", "keep_order", "group", "wait_group")
-    )
+    _VALID_ARGS = frozenset(SETTING_ARGS + ("probe_var", "wait_var", "azure_var", "keep_order", "group", "wait_group"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -56,19 +56,33 @@ class ActionModule(ActionBase):
             workflow = workflow_from_steps(plan["name"], plan["steps"])
             names = plan["segments"][args["segment"]]
             budget = parse_budget(plan.get("max_failures"))
-            rollout = Rollout(stop_on_failure=bool(plan.get("stop_on_failure")),
-                              max_failures=budget_limit(budget, len(task_vars.get("ansible_play_hosts_all") or ())))
+            rollout = Rollout(
+                stop_on_failure=bool(plan.get("stop_on_failure")),
+                max_failures=budget_limit(budget, len(task_vars.get("ansible_play_hosts_all") or ())),
+            )
             entries = run_segment(
-                workflow, names, mine, execute=self._execute, sleep=time.sleep, slot=self._slot_for(plan),
-                tally=args["tally"], rollout=rollout, scripts=_read_scripts(workflow, names),
-                base_delay=float(plan.get("retry_delay", 2)), down=_down_reason(args["wake"]),
+                workflow,
+                names,
+                mine,
+                execute=self._execute,
+                sleep=time.sleep,
+                slot=self._slot_for(plan),
+                tally=args["tally"],
+                rollout=rollout,
+                scripts=_read_scripts(workflow, names),
+                base_delay=float(plan.get("retry_delay", 2)),
+                down=_down_reason(args["wake"]),
             )
         except FleetError as ex:
             result.update(failed=True, msg=ex.message, fleet_internal_error=ex.message, fleet_states=mine)
             return result
         except Exception as ex:  # noqa: BLE001 -- a bookkeeping bug must reach the report as an internal error
-            result.update(failed=True, msg=f"Running the steps failed: {ex!r}",
-                          fleet_internal_error=traceback.format_exc(), fleet_states=mine)
+            result.update(
+                failed=True,
+                msg=f"Running the steps failed: {ex!r}",
+                fleet_internal_error=traceback.format_exc(),
+                fleet_states=mine,
+            )
             return result
         for entry in entries:
             display.vvv(f"step {entry['step']!r}: {entry['status']} {entry['reason']}", host=host)
@@ -136,8 +150,9 @@ class ActionModule(ActionBase):
                 elif module == PROBE:
                     outcome["out"] = self._probe(args["interval"])
                 else:
-                    outcome["out"] = dict(self._execute_module(module_name=module, module_args=args,
-                                                               task_vars=self._fleet_task_vars))
+                    outcome["out"] = dict(
+                        self._execute_module(module_name=module, module_args=args, task_vars=self._fleet_task_vars)
+                    )
             except AnsibleConnectionFailure as ex:
                 outcome["out"] = {"unreachable": True, "msg": to_text(ex)}
             except BaseException as ex:  # noqa: BLE001 -- handed to the waiting thread, re-raised there
@@ -153,8 +168,15 @@ class ActionModule(ActionBase):
                 _kill_ssh_children()
                 thread.join(10)
                 # whatever the exec reports after its SSH client was killed, the cause is the deadline
-                box = {"out": {"deadline_exceeded": True, "deadline": deadline, "unreachable": True,
-                               "msg": f"no answer within {deadline}s (controller deadline)"}, "late": box}
+                box = {
+                    "out": {
+                        "deadline_exceeded": True,
+                        "deadline": deadline,
+                        "unreachable": True,
+                        "msg": f"no answer within {deadline}s (controller deadline)",
+                    },
+                    "late": box,
+                }
         if "error" in box:
             raise box["error"]
         out = dict(box["out"])
@@ -186,8 +208,11 @@ class ActionModule(ActionBase):
         env, become = args.pop("env", {}), args.pop("become", False)
         if become:
             self._task.environment = [env]  # this worker's own copy of the task: the step's environment
-            return dict(self._execute_module(module_name="ansible.builtin.command", module_args=args,
-                                             task_vars=self._fleet_task_vars))
+            return dict(
+                self._execute_module(
+                    module_name="ansible.builtin.command", module_args=args, task_vars=self._fleet_task_vars
+                )
+            )
         delimiter = f"AZLIN_FLEET_EOF_{uuid.uuid4().hex}"
         script = shell_script(args["argv"], args.get("stdin"), env, args.get("chdir"), delimiter)
         start = datetime.now(UTC)
@@ -240,6 +265,9 @@ def _read_scripts(workflow, names):
             try:
                 scripts[step.name] = Path(step.script).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as ex:
-                raise FleetError(f"Script of step {step.name!r}", f"cannot be read ({ex})",
-                                 "Keep the script next to the workflow file.") from None
+                raise FleetError(
+                    f"Script of step {step.name!r}",
+                    f"cannot be read ({ex})",
+                    "Keep the script next to the workflow file.",
+                ) from None
     return scripts

@@ -179,26 +179,40 @@ def main():
     )
     p = module.params
     if p["interval"] <= 0 or p["timeout"] <= 0 or p["successes"] < 1:
-        module.fail_json(msg="Health check settings: interval and timeout must be > 0 and successes >= 1.",
-                         healthy=False, probes=0, elapsed=0.0, last="")
+        module.fail_json(
+            msg="Health check settings: interval and timeout must be > 0 and successes >= 1.",
+            healthy=False,
+            probes=0,
+            elapsed=0.0,
+            last="",
+        )
     per_probe = max(1.0, min(p["interval"], p["timeout"]))
     if p["command"] is not None:
+
         def probe():
             return probe_command(module, p["command"])
+
         what = "command %r" % p["command"]
     elif p["url"] is not None:
+
         def probe():
             return probe_url(p["url"], p["status"], per_probe, p["validate_certs"])
+
         what = "%s (expecting HTTP %d)" % (p["url"], p["status"])
     else:
+
         def probe():
             return probe_port(p["host"], p["port"], per_probe)
+
         what = "TCP port %d on %s" % (p["port"], p["host"])
     healthy, probes, elapsed, last = wait_healthy(probe, p["interval"], p["timeout"], p["successes"])
     result = dict(changed=False, healthy=healthy, probes=probes, elapsed=round(elapsed, 2), last=last)
     if not healthy:
-        module.fail_json(msg="Health check %s failed after %.0fs (%d probes, %d consecutive successes required): %s."
-                         % (what, elapsed, probes, p["successes"], last), **result)
+        module.fail_json(
+            msg="Health check %s failed after %.0fs (%d probes, %d consecutive successes required): %s."
+            % (what, elapsed, probes, p["successes"], last),
+            **result,
+        )
     module.exit_json(**result)
 
 

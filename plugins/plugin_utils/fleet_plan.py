@@ -55,12 +55,29 @@ ROUTED_GROUP = "fleet_routed"
 PLAN_VARS = tuple(
     dict.fromkeys(
         (
-            "fleet_command", "fleet_workflow", "fleet_workflow_file", "fleet_targets", "fleet_smart_route",
-            "fleet_sequence", "fleet_max_failures", "fleet_retry_delay", "fleet_allow_scripts_outside",
-            "fleet_wake", "fleet_keep_awake", "fleet_wake_timeout", "fleet_wake_state_file", "fleet_probe_source",
-            *SETTING_VARS, *RUN_VARS,
-            "fleet_health_cmd", "fleet_health_url", "fleet_health_port", "fleet_health_status",
-            "fleet_health_interval", "fleet_health_timeout", "fleet_health_successes",
+            "fleet_command",
+            "fleet_workflow",
+            "fleet_workflow_file",
+            "fleet_targets",
+            "fleet_smart_route",
+            "fleet_sequence",
+            "fleet_max_failures",
+            "fleet_retry_delay",
+            "fleet_allow_scripts_outside",
+            "fleet_wake",
+            "fleet_keep_awake",
+            "fleet_wake_timeout",
+            "fleet_wake_state_file",
+            "fleet_probe_source",
+            *SETTING_VARS,
+            *RUN_VARS,
+            "fleet_health_cmd",
+            "fleet_health_url",
+            "fleet_health_port",
+            "fleet_health_status",
+            "fleet_health_interval",
+            "fleet_health_timeout",
+            "fleet_health_successes",
         )
     )
 )
@@ -157,8 +174,13 @@ class FleetPlan:
         """What the wake and return plays need (published apart: only they read the host list)."""
         if not self.wake or self.dry_run:
             return None
-        return {"hosts": list(self.wake), "pattern": ":".join(self.wake), "keep_awake": self.keep_awake,
-                "state_file": state_file, "timeout": timeout}
+        return {
+            "hosts": list(self.wake),
+            "pattern": ":".join(self.wake),
+            "keep_awake": self.keep_awake,
+            "state_file": state_file,
+            "timeout": timeout,
+        }
 
 
 def read_plan_vars(task_vars: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,11 +197,15 @@ def load_plan_workflow(values: Mapping[str, Any], read_file: Any) -> tuple[str, 
     """
     given = [name for name in ("fleet_command", "fleet_workflow", "fleet_workflow_file") if name in values]
     if not given:
-        raise FleetUsageError("Nothing to run", "neither fleet_command, fleet_workflow nor fleet_workflow_file is set",
-                              "Pass -e fleet_command='uptime' or -e fleet_workflow_file=deploy.yaml.")
+        raise FleetUsageError(
+            "Nothing to run",
+            "neither fleet_command, fleet_workflow nor fleet_workflow_file is set",
+            "Pass -e fleet_command='uptime' or -e fleet_workflow_file=deploy.yaml.",
+        )
     if len(given) > 1:
-        raise FleetUsageError("Conflicting input", f"{' and '.join(given)} are all set",
-                              "Pass either a command or a workflow, not both.")
+        raise FleetUsageError(
+            "Conflicting input", f"{' and '.join(given)} are all set", "Pass either a command or a workflow, not both."
+        )
     if given[0] == "fleet_command":
         return "run", run_workflow(values)
     defaults, problems = _step_defaults(values)
@@ -188,8 +214,11 @@ def load_plan_workflow(values: Mapping[str, Any], read_file: Any) -> tuple[str, 
     source = values.get("fleet_workflow_file")
     if source is not None:
         if not isinstance(source, str):
-            raise FleetUsageError("Invalid fleet_workflow_file", f"expected a path, got {type(source).__name__}",
-                                  "Pass the path of the workflow YAML file.")
+            raise FleetUsageError(
+                "Invalid fleet_workflow_file",
+                f"expected a path, got {type(source).__name__}",
+                "Pass the path of the workflow YAML file.",
+            )
         return "workflow", load_workflow_text(read_file(source), source, defaults=defaults)
     inline = values["fleet_workflow"]
     return "workflow", load_workflow_input(inline if isinstance(inline, str) else plain_data(inline), defaults=defaults)
@@ -231,23 +260,35 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
     targets = out.get("fleet_targets")
     if targets is not None and not isinstance(targets, str):
         got = "a list" if isinstance(targets, list) else "a mapping" if isinstance(targets, Mapping) else repr(targets)
-        problems.append(FleetUsageError("Invalid fleet_targets", f"expected a string, got {got}",
-                                        "Pass fleet_targets as a string."))
+        problems.append(
+            FleetUsageError("Invalid fleet_targets", f"expected a string, got {got}", "Pass fleet_targets as a string.")
+        )
     source = out.get("fleet_probe_source")
     if source is not None:
         source = str(source).strip().lower()
         if source not in PROBE_SOURCES:
-            problems.append(FleetUsageError(f"Invalid fleet_probe_source {out['fleet_probe_source']!r}",
-                                            f"expected one of {', '.join(PROBE_SOURCES)}",
-                                            "Use ssh (the default), azure or auto."))
+            problems.append(
+                FleetUsageError(
+                    f"Invalid fleet_probe_source {out['fleet_probe_source']!r}",
+                    f"expected one of {', '.join(PROBE_SOURCES)}",
+                    "Use ssh (the default), azure or auto.",
+                )
+            )
         else:
             out["fleet_probe_source"] = source
             if source == "azure":
-                problems.extend(FleetUsageError("fleet_probe_source azure", line, "Use --probe-source ssh for it.")
-                                for line in azure_gate_problems(out.get("fleet_gate")))
+                problems.extend(
+                    FleetUsageError("fleet_probe_source azure", line, "Use --probe-source ssh for it.")
+                    for line in azure_gate_problems(out.get("fleet_gate"))
+                )
                 if str(out.get("fleet_gate_mode", "skip")).strip().lower() == "wait":
-                    problems.append(FleetUsageError("fleet_probe_source azure", "gate mode wait re-probes over SSH",
-                                                    "Use gate mode skip with Azure Monitor metrics."))
+                    problems.append(
+                        FleetUsageError(
+                            "fleet_probe_source azure",
+                            "gate mode wait re-probes over SSH",
+                            "Use gate mode skip with Azure Monitor metrics.",
+                        )
+                    )
     if "fleet_wake_timeout" in out:
         wait = out["fleet_wake_timeout"]
         try:
@@ -255,8 +296,13 @@ def check_plan_vars(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fle
             if out["fleet_wake_timeout"] <= 0:
                 raise ValueError
         except (TypeError, ValueError):
-            problems.append(FleetUsageError("Invalid fleet_wake_timeout", f"expected seconds > 0, got {wait!r}",
-                                            "Pass how long a woken VM may take to answer over SSH, e.g. 300."))
+            problems.append(
+                FleetUsageError(
+                    "Invalid fleet_wake_timeout",
+                    f"expected seconds > 0, got {wait!r}",
+                    "Pass how long a woken VM may take to answer over SSH, e.g. 300.",
+                )
+            )
     try:
         out["fleet_retry_delay"] = parse_number("fleet_retry_delay", out.get("fleet_retry_delay", 2), minimum=0)
     except FleetError as ex:
@@ -288,8 +334,7 @@ def sleeping_hosts(hosts: Sequence[str], power_states: Mapping[str, Any]) -> tup
     return tuple(h for h in hosts if power_states.get(h) not in (None, "", "running"))
 
 
-def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | None,
-               read_file: Any) -> FleetPlan:
+def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | None, read_file: Any) -> FleetPlan:
     """Validate every input at once and plan the run; raises FleetValidationError listing every problem.
 
     ``values`` are the plan's variables (``read_plan_vars``); ``hosts`` the hosts the play targets, in
@@ -311,8 +356,9 @@ def plan_fleet(values: Mapping[str, Any], hosts: Sequence[str], targets: str | N
             problems.append(ex if isinstance(ex, FleetError) else FleetUsageError("Input", str(ex)))
     if "workflow" in found and not (targets or found["workflow"][1].targets):
         name = found["workflow"][1].name
-        problems.append(FleetUsageError(f"Workflow {name!r}", "no targets",
-                                        "Set 'targets:' in the workflow or pass fleet_targets."))
+        problems.append(
+            FleetUsageError(f"Workflow {name!r}", "no targets", "Set 'targets:' in the workflow or pass fleet_targets.")
+        )
     if problems:
         unique = {p.message: p for p in problems}  # fleet_parallel is checked by routing and dispatch alike
         raise FleetValidationError("Invalid input", list(unique.values()))
@@ -347,8 +393,10 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
         lines.append(f"workflow {wf.name!r}: {regular} step(s) in {len(layers)} layer(s)")
     lines.append(f"targets: {plan.targets} ({len(plan.hosts)} host(s))")
     if plan.probe and plan.probe_source == "azure":
-        lines.append("metrics: CPU from Azure Monitor (its age and granularity are in the routing plan); no SSH to "
-                     "gate or order the hosts")
+        lines.append(
+            "metrics: CPU from Azure Monitor (its age and granularity are in the routing plan); no SSH to "
+            "gate or order the hosts"
+        )
     if plan.routing:
         route = plan.route
         how = f"probe, gate{' ' + route.gate if route.gate else ''} and order least loaded first (by {route.route_by})"
@@ -370,16 +418,20 @@ def render_plan_lines(plan: FleetPlan) -> list[str]:
     if plan.wake:
         after = "left running (keep_awake)" if plan.keep_awake else "returned to their former state after the run"
         verb = "would be" if plan.dry_run else "are"
-        lines.append(f"wake: {len(plan.wake)} VM(s) not running {verb} started for the run and {after}: "
-                     f"{', '.join(plan.wake)}")
+        lines.append(
+            f"wake: {len(plan.wake)} VM(s) not running {verb} started for the run and {after}: {', '.join(plan.wake)}"
+        )
     if plan.kind == "workflow":
         for i, layer in enumerate(layers, 1):
             lines.append(f"layer {i}:")
             for name in layer:
                 lines.append(f"  {name}: {_describe_step(steps[name])}")
         barriers = ", ".join(plan.barriers)
-        lines.append(f"hosts wait for each other only at fleet-wide steps: {barriers}" if barriers
-                     else "each host runs its steps as soon as their requires succeeded there (no barrier)")
+        lines.append(
+            f"hosts wait for each other only at fleet-wide steps: {barriers}"
+            if barriers
+            else "each host runs its steps as soon as their requires succeeded there (no barrier)"
+        )
         if wf.handlers:
             lines.append("on_failure steps: " + ", ".join(sorted(wf.handlers)))
     if plan.dry_run:

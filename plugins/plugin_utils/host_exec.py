@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible import constants as C
-from ansible.errors import AnsibleError
-from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.loader import connection_loader
 
 # ansible-core >= 2.19: the template engine the strategies use (ansible.template.Templar wraps it)
 from ansible._internal._templating._engine import TemplateEngine
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.loader import connection_loader
 
 try:  # ansible-core >= 2.21: a worker sends (host, task, UnifiedTaskResult)
     from ansible._internal._task import UnifiedTaskResult

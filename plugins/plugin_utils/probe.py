@@ -71,9 +71,9 @@ def probe_command(interval: float) -> str:
     # shell's own message instead (2>&1 comes first so that the failed redirection's message is the one captured).
     return (
         "LC_ALL=C; export LC_ALL; "
-        "_e() { _o=$( { :; } 2>&1 < \"$1\" ); printf '@@error %s\\n%s\\n' \"$1\" \"${_o:-cannot read $1}\"; }; "
-        "_f() { { printf '@@file %s\\n' \"$1\"; while IFS= read -r _l || [ -n \"$_l\" ]; do "
-        "printf '%s\\n' \"$_l\"; done; } 2>/dev/null < \"$1\" || _e \"$1\"; }; "
+        '_e() { _o=$( { :; } 2>&1 < "$1" ); printf \'@@error %s\\n%s\\n\' "$1" "${_o:-cannot read $1}"; }; '
+        '_f() { { printf \'@@file %s\\n\' "$1"; while IFS= read -r _l || [ -n "$_l" ]; do '
+        'printf \'%s\\n\' "$_l"; done; } 2>/dev/null < "$1" || _e "$1"; }; '
         "_c() { { printf '@@file /proc/stat\\n'; while IFS= read -r _l; do case $_l in cpu*) "
         "printf '%s\\n' \"$_l\";; *) break;; esac; done; } 2>/dev/null < /proc/stat || _e /proc/stat; }; "
         f"echo '@@probe {PROBE_VERSION}'; _c; "
@@ -188,9 +188,7 @@ def _parse_probe_output(stdout: str, interval: float) -> dict[str, Any]:
         sessions = _parsed(path, parse_utmp, _utmp_bytes(path, body))
         for session in sessions:
             session["idle"] = session_idle(now, session.pop("login"), atimes.get(session["line"]))
-    return check_metrics(
-        metrics_from((load1, load5, load15), first, second, mem, uptime, sessions, float(interval))
-    )
+    return check_metrics(metrics_from((load1, load5, load15), first, second, mem, uptime, sessions, float(interval)))
 
 
 def _number(name: str, value: Any, types: tuple[type, ...]) -> Any:

@@ -99,8 +99,14 @@ def resolve_upload(options: Mapping[str, Any]) -> UploadSettings:
         )
     create = bool(options.get("create_container"))
     if options.get("connection_string"):
-        return UploadSettings(container, prefix, account_url, "connection_string",
-                              connection_string=str(options["connection_string"]), create_container=create)
+        return UploadSettings(
+            container,
+            prefix,
+            account_url,
+            "connection_string",
+            connection_string=str(options["connection_string"]),
+            create_container=create,
+        )
     if not account_url:
         raise FleetConfigError(
             "Report upload",
@@ -109,10 +115,17 @@ def resolve_upload(options: Mapping[str, Any]) -> UploadSettings:
             "Azure credential.",
         )
     if options.get("sas_token"):
-        return UploadSettings(container, prefix, account_url, "sas",
-                              sas_token=str(options["sas_token"]).lstrip("?"), create_container=create)
-    return UploadSettings(container, prefix, account_url, "credential", auth=resolve_auth(options),
-                          create_container=create)
+        return UploadSettings(
+            container,
+            prefix,
+            account_url,
+            "sas",
+            sas_token=str(options["sas_token"]).lstrip("?"),
+            create_container=create,
+        )
+    return UploadSettings(
+        container, prefix, account_url, "credential", auth=resolve_auth(options), create_container=create
+    )
 
 
 def blob_name_for(settings: UploadSettings, path: str | Path) -> str:
@@ -125,9 +138,7 @@ def destination_of(settings: UploadSettings) -> str:
     """Where the files go, without secrets: ``<account url>/<container>[/<prefix>]``."""
     account = settings.account_url
     if account is None and settings.connection_string:
-        fields = dict(
-            part.split("=", 1) for part in settings.connection_string.split(";") if "=" in part
-        )
+        fields = dict(part.split("=", 1) for part in settings.connection_string.split(";") if "=" in part)
         account = fields.get("BlobEndpoint") or (
             f"{fields.get('DefaultEndpointsProtocol', 'https')}://{fields.get('AccountName', '?')}.blob."
             f"{fields.get('EndpointSuffix', 'core.windows.net')}"
@@ -168,8 +179,9 @@ def upload_report_files(paths: Iterable[str | Path], settings: UploadSettings) -
         except (OSError, ValueError, _azure_error()) as ex:
             outcomes.append(_failed(path, settings, client.url, f"{type(ex).__name__}: {_first_line(ex)}"))
             continue
-        outcomes.append({"file": str(path), "blob": blob, "url": _public_url(client.url), "uploaded": True,
-                         "error": None})
+        outcomes.append(
+            {"file": str(path), "blob": blob, "url": _public_url(client.url), "uploaded": True, "error": None}
+        )
     return outcomes
 
 
@@ -220,8 +232,10 @@ def _container_client(settings: UploadSettings) -> Any:
 
         auth = settings.auth
         if auth is None:
-            raise FleetConfigError("Report upload", "no Azure credential settings",
-                                   "Build the settings with resolve_upload.")
-        service = BlobServiceClient(str(settings.account_url), credential=build_credential(auth),
-                                    **client_options, **auth.transport_options)
+            raise FleetConfigError(
+                "Report upload", "no Azure credential settings", "Build the settings with resolve_upload."
+            )
+        service = BlobServiceClient(
+            str(settings.account_url), credential=build_credential(auth), **client_options, **auth.transport_options
+        )
     return service.get_container_client(settings.container)

@@ -28,8 +28,21 @@ Action = Literal["run", "blocked", "skipped", "not_started", "wait"]
 
 TOP_KEYS = ("version", "name", "description", "targets", "defaults", "steps")
 STEP_KEYS = (
-    "name", "command", "script", "requires", "when", "timeout", "retries", "continue_on_error", "on_failure",
-    "fleet_wide", "throttle", "health", "env", "become", "chdir",
+    "name",
+    "command",
+    "script",
+    "requires",
+    "when",
+    "timeout",
+    "retries",
+    "continue_on_error",
+    "on_failure",
+    "fleet_wide",
+    "throttle",
+    "health",
+    "env",
+    "become",
+    "chdir",
 )
 #: Deprecated step keys and their replacement (read with a warning).
 DEPRECATED_KEYS = {"sequence": "throttle"}
@@ -125,20 +138,38 @@ def load_workflow_text(text: str, source: str = "<inline>", defaults: Mapping[st
     walked. Errors never quote the text itself (the file may be anything a path names).
     """
     if len(text) > MAX_WORKFLOW_BYTES:
-        raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
-            "Workflow", f"is {len(text)} bytes, more than the limit of {MAX_WORKFLOW_BYTES}",
-            "Split it, or check that the path names a workflow file.", source)])
+        raise FleetValidationError(
+            f"Workflow {source!r}",
+            [
+                FleetUsageError(
+                    "Workflow",
+                    f"is {len(text)} bytes, more than the limit of {MAX_WORKFLOW_BYTES}",
+                    "Split it, or check that the path names a workflow file.",
+                    source,
+                )
+            ],
+        )
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         size = _expanded_size(root, {}) if root is not None else 0
         if size > MAX_WORKFLOW_NODES:
-            raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
-                "Workflow", f"its aliases expand to more than {MAX_WORKFLOW_NODES} nodes",
-                "Write the steps out instead of nesting aliases.", source)])
+            raise FleetValidationError(
+                f"Workflow {source!r}",
+                [
+                    FleetUsageError(
+                        "Workflow",
+                        f"its aliases expand to more than {MAX_WORKFLOW_NODES} nodes",
+                        "Write the steps out instead of nesting aliases.",
+                        source,
+                    )
+                ],
+            )
         data = yaml.safe_load(text)
     except RecursionError:
-        raise FleetValidationError(f"Workflow {source!r}", [FleetUsageError(
-            "Workflow", "is nested too deeply", "Check that the path names a workflow file.", source)]) from None
+        raise FleetValidationError(
+            f"Workflow {source!r}",
+            [FleetUsageError("Workflow", "is nested too deeply", "Check that the path names a workflow file.", source)],
+        ) from None
     except yaml.YAMLError as ex:
         mark = getattr(ex, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -211,7 +242,9 @@ class _Problems:
 
 
 def parse_workflow(
-    data: Any, source: str = "<inline>", lines: Mapping[str, int] | None = None,
+    data: Any,
+    source: str = "<inline>",
+    lines: Mapping[str, int] | None = None,
     defaults: Mapping[str, Any] | None = None,
 ) -> Workflow:
     """Validate a workflow given as plain data (canonical or azlin's older format) and return it.
@@ -221,13 +254,18 @@ def parse_workflow(
     """
     problems = _Problems(source, lines or {})
     if not isinstance(data, Mapping):
-        problems.add("", "Workflow", f"expected a mapping with 'steps', got {_kind(data)}",
-                     "Start the file with 'name:' and 'steps:'.")
+        problems.add(
+            "",
+            "Workflow",
+            f"expected a mapping with 'steps', got {_kind(data)}",
+            "Start the file with 'name:' and 'steps:'.",
+        )
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
     for key in data:
         if key not in TOP_KEYS:
-            problems.add(_path_key(key), f"Key {_show_key(key)}", "unknown top-level key",
-                         f"Use one of: {', '.join(TOP_KEYS)}.")
+            problems.add(
+                _path_key(key), f"Key {_show_key(key)}", "unknown top-level key", f"Use one of: {', '.join(TOP_KEYS)}."
+            )
     name = data.get("name", source)
     if not isinstance(name, str) or not name:
         problems.add("name", "Workflow name", f"expected a non-empty string, got {_kind(name)}")
@@ -245,8 +283,12 @@ def parse_workflow(
         own_defaults = {}
     for key in own_defaults:
         if key not in DEFAULT_KEYS:
-            problems.add(f"defaults.{key}", f"Default {key!r}", "not a key that can have a default",
-                         f"Use one of: {', '.join(DEFAULT_KEYS)}.")
+            problems.add(
+                f"defaults.{key}",
+                f"Default {key!r}",
+                "not a key that can have a default",
+                f"Use one of: {', '.join(DEFAULT_KEYS)}.",
+            )
     step_defaults = {**own_defaults, **(defaults or {})}
     warnings: list[str] = []
     raw_steps = data.get("steps")
@@ -261,8 +303,7 @@ def parse_workflow(
     _check_graph(steps, raw_steps if isinstance(raw_steps, list) else [], problems)
     if problems.items:
         raise FleetValidationError(f"Workflow {source!r}", problems.items)
-    return Workflow(name=name, steps=tuple(steps), targets=targets, description=description,
-                    warnings=tuple(warnings))
+    return Workflow(name=name, steps=tuple(steps), targets=targets, description=description, warnings=tuple(warnings))
 
 
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,39}$")
@@ -285,8 +326,14 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, str) and (len(value) > 40 or "\n" in value):
         return "a text of several lines" if "\n" in value else "a long string"  # never echo what a file holds
-    return {bool: "a boolean", int: "a number", float: "a number", str: f"the string {value!r}",
-            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: f"the string {value!r}",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
 
 
 def _parse_targets(value: Any, problems: _Problems) -> str | None:
@@ -316,8 +363,9 @@ def _parse_step(
     for key, value in raw.items():
         if key in STEP_KEYS:
             if key in values and key not in defaults:
-                problems.add(f"{path}.{key}", label, f"{key!r} is given twice (also by its older name)",
-                             "Keep one of them.")
+                problems.add(
+                    f"{path}.{key}", label, f"{key!r} is given twice (also by its older name)", "Keep one of them."
+                )
             values[key] = value
         elif key in LEGACY_KEYS:
             canonical = LEGACY_KEYS[key]
@@ -328,19 +376,26 @@ def _parse_step(
             canonical = DEPRECATED_KEYS[key]
             if canonical in raw:
                 problems.add(f"{path}.{key}", label, f"both {key!r} and {canonical!r} are given", "Keep one of them.")
-            warnings.append(f"{label}: {key!r} is deprecated; write {canonical!r} (same meaning: at most N hosts "
-                            "run the step at once)")
+            warnings.append(
+                f"{label}: {key!r} is deprecated; write {canonical!r} (same meaning: at most N hosts "
+                "run the step at once)"
+            )
             values[canonical] = value
         elif key == "parallel":
             throttle = _legacy_parallel(value)
             if throttle is False:
-                problems.add(f"{path}.parallel", label, f"'parallel' must be a boolean or a positive number, "
-                             f"got {_kind(value)}")
+                problems.add(
+                    f"{path}.parallel", label, f"'parallel' must be a boolean or a positive number, got {_kind(value)}"
+                )
             elif throttle is not None and "throttle" not in raw and "sequence" not in raw:
                 values["throttle"] = throttle
         else:
-            problems.add(f"{path}.{_path_key(key)}", label, f"unknown key {_show_key(key)}",
-                         f"Use one of: {', '.join(STEP_KEYS)}.")
+            problems.add(
+                f"{path}.{_path_key(key)}",
+                label,
+                f"unknown key {_show_key(key)}",
+                f"Use one of: {', '.join(STEP_KEYS)}.",
+            )
 
     def check(key: str, ok: bool, expected: str) -> bool:
         if key in values and not ok:
@@ -351,21 +406,32 @@ def _parse_step(
 
     name = values.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        problems.add(f"{path}.name", label, f"'name' must be a word of letters, digits, '_', '.' or '-', "
-                     f"got {_kind(name)}", "Give every step a unique name.")
+        problems.add(
+            f"{path}.name",
+            label,
+            f"'name' must be a word of letters, digits, '_', '.' or '-', got {_kind(name)}",
+            "Give every step a unique name.",
+        )
         return None
     given = [k for k in ("command", "script") if k in values]
     for key in given:
         check(key, isinstance(values[key], str) and bool(values[key].strip()), "a non-empty string")
     if len(given) != 1:
-        problems.add(path, label, "needs exactly one of 'command' or 'script'",
-                     "Add 'command: ...'." if not given else "Keep one of them.")
+        problems.add(
+            path,
+            label,
+            "needs exactly one of 'command' or 'script'",
+            "Add 'command: ...'." if not given else "Keep one of them.",
+        )
     requires = values.get("requires", [])
     if isinstance(requires, str):
         requires = [requires]
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
-        problems.add(f"{path}.requires", label, f"'requires' must be a step name or a list of them, "
-                     f"got {_kind(values.get('requires'))}")
+        problems.add(
+            f"{path}.requires",
+            label,
+            f"'requires' must be a step name or a list of them, got {_kind(values.get('requires'))}",
+        )
         requires = []
     when = values.get("when")
     if when is not None:
@@ -394,8 +460,12 @@ def _parse_step(
     bad_names = [k for k in env if not _ENV_NAME_RE.match(k)]
     if bad_names:
         # the names are written into the step's shell script on the host: only plain identifiers are safe
-        problems.add(f"{path}.env", label, f"'env' has {len(bad_names)} name(s) that are not shell variable names",
-                     "Use names of letters, digits and '_' that do not start with a digit.")
+        problems.add(
+            f"{path}.env",
+            label,
+            f"'env' has {len(bad_names)} name(s) that are not shell variable names",
+            "Use names of letters, digits and '_' that do not start with a digit.",
+        )
         env = {}
     health = _parse_health(values.get("health"), f"{path}.health", label, problems)
     return Step(
@@ -449,15 +519,24 @@ def _parse_health(value: Any, path: str, label: str, problems: _Problems) -> Hea
     ok = True
     for key in value:
         if key not in HEALTH_KEYS:
-            problems.add(f"{path}.{_path_key(key)}", label, f"unknown health key {_show_key(key)}",
-                         f"Use one of: {', '.join(HEALTH_KEYS)}.")
+            problems.add(
+                f"{path}.{_path_key(key)}",
+                label,
+                f"unknown health key {_show_key(key)}",
+                f"Use one of: {', '.join(HEALTH_KEYS)}.",
+            )
             ok = False
     kinds = [k for k in ("command", "url", "port") if value.get(k) is not None]
     if len(kinds) != 1:
         problems.add(path, label, "'health' needs exactly one of command, url or port")
         ok = False
-    numbers = {"interval": (float, 0.0), "timeout": (float, 0.0), "successes": (int, 0), "status": (int, 99),
-               "port": (int, 0)}
+    numbers = {
+        "interval": (float, 0.0),
+        "timeout": (float, 0.0),
+        "successes": (int, 0),
+        "status": (int, 99),
+        "port": (int, 0),
+    }
     for key, (kind, low) in numbers.items():
         if key in value:
             v = value[key]
@@ -481,9 +560,12 @@ def _check_graph(steps: list[Step], raw_steps: list[Any], problems: _Problems) -
         name = raw.get("name") if isinstance(raw, Mapping) else None
         if isinstance(name, str) and name:
             if name in index:
-                problems.add(f"steps[{i}].name", f"Step {name!r}",
-                             f"duplicate name (first defined at steps[{index[name]}])",
-                             "Give every step a unique name.")
+                problems.add(
+                    f"steps[{i}].name",
+                    f"Step {name!r}",
+                    f"duplicate name (first defined at steps[{index[name]}])",
+                    "Give every step a unique name.",
+                )
             else:
                 index[name] = i
     names = {s.name for s in steps}
@@ -499,25 +581,43 @@ def _check_graph(steps: list[Step], raw_steps: list[Any], problems: _Problems) -
             elif dep == step.name:
                 problems.add(f"steps[{i}].{key}", f"Step {step.name!r}", "requires itself", "Remove it.")
             elif dep in handlers:
-                problems.add(f"steps[{i}].{key}", f"Step {step.name!r}",
-                             f"requires {dep!r}, which is an on_failure step and only runs when another step fails",
-                             "Require a regular step.")
+                problems.add(
+                    f"steps[{i}].{key}",
+                    f"Step {step.name!r}",
+                    f"requires {dep!r}, which is an on_failure step and only runs when another step fails",
+                    "Require a regular step.",
+                )
         if step.on_failure is not None:
             if step.on_failure not in names:
-                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}",
-                             f"on_failure names unknown step {step.on_failure!r}", _suggest(step.on_failure, names))
+                problems.add(
+                    f"steps[{i}].on_failure",
+                    f"Step {step.name!r}",
+                    f"on_failure names unknown step {step.on_failure!r}",
+                    _suggest(step.on_failure, names),
+                )
             elif step.on_failure == step.name:
-                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}", "on_failure names the step itself",
-                             "Name a separate clean-up step.")
+                problems.add(
+                    f"steps[{i}].on_failure",
+                    f"Step {step.name!r}",
+                    "on_failure names the step itself",
+                    "Name a separate clean-up step.",
+                )
             elif by_name[step.on_failure].on_failure or by_name[step.on_failure].requires:
-                problems.add(f"steps[{i}].on_failure", f"Step {step.name!r}",
-                             f"on_failure step {step.on_failure!r} has its own requires or on_failure",
-                             "An on_failure step runs alone on the failed host; remove its requires/on_failure.")
+                problems.add(
+                    f"steps[{i}].on_failure",
+                    f"Step {step.name!r}",
+                    f"on_failure step {step.on_failure!r} has its own requires or on_failure",
+                    "An on_failure step runs alone on the failed host; remove its requires/on_failure.",
+                )
     for cycle in _find_cycles({s.name: [d for d in s.requires if d in names and d != s.name] for s in steps}):
         i = index.get(cycle[0], 0)
         key = "requires" if _has_key(raw_steps, i, "requires") else "depends_on"
-        problems.add(f"steps[{i}].{key}", "Dependency cycle", " -> ".join(cycle),
-                     "Remove one of these requires so the steps can be ordered.")
+        problems.add(
+            f"steps[{i}].{key}",
+            "Dependency cycle",
+            " -> ".join(cycle),
+            "Remove one of these requires so the steps can be ordered.",
+        )
     regular = [s for s in steps if s.name not in handlers]
     if steps and not regular:
         problems.add("steps", "Workflow steps", "every step is an on_failure step, so nothing would run")
@@ -546,7 +646,7 @@ def _find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
             if color.get(dep, 0) == 0:
                 visit(dep)
             elif color.get(dep) == 1:
-                path = stack[stack.index(dep):] + [dep]
+                path = stack[stack.index(dep) :] + [dep]
                 key = frozenset(path)
                 if not any(key <= s or s <= key for s in seen_sets):
                     seen_sets.add(key)
@@ -601,8 +701,7 @@ def segment_steps(workflow: Workflow) -> list[list[str]]:
     order = order_steps(workflow)
     for name in order:
         step = workflow.step(name)
-        segment[name] = max((segment[d] + (1 if workflow.step(d).fleet_wide else 0) for d in step.requires),
-                            default=0)
+        segment[name] = max((segment[d] + (1 if workflow.step(d).fleet_wide else 0) for d in step.requires), default=0)
     out: list[list[str]] = [[] for _seg in range(max(segment.values(), default=-1) + 1)]
     for name in order:
         out[segment[name]].append(name)
@@ -635,15 +734,23 @@ def resolve_scripts(workflow: Workflow, base: Path, *, confine: bool = True) -> 
         if step.script is not None:
             path = (root / step.script).resolve()
             if confine and not path.is_relative_to(root):
-                problems.append(FleetUsageError(
-                    f"Step {step.name!r}",
-                    f"script {step.script!r} lies outside the workflow's directory {str(root)!r}",
-                    "Keep scripts next to the workflow file, or set fleet_allow_scripts_outside: true.",
-                    f"steps[{i}].script"))
+                problems.append(
+                    FleetUsageError(
+                        f"Step {step.name!r}",
+                        f"script {step.script!r} lies outside the workflow's directory {str(root)!r}",
+                        "Keep scripts next to the workflow file, or set fleet_allow_scripts_outside: true.",
+                        f"steps[{i}].script",
+                    )
+                )
             elif not path.is_file():
-                problems.append(FleetUsageError(f"Step {step.name!r}", f"script {str(path)!r} does not exist",
-                                                "Give the script path relative to the workflow file.",
-                                                f"steps[{i}].script"))
+                problems.append(
+                    FleetUsageError(
+                        f"Step {step.name!r}",
+                        f"script {str(path)!r} does not exist",
+                        "Give the script path relative to the workflow file.",
+                        f"steps[{i}].script",
+                    )
+                )
             step = replace(step, script=str(path))
         steps.append(step)
     if problems:

@@ -41,14 +41,23 @@ def load_workflow_input(
     if is_workflow_input_blank(value):
         raise FleetValidationError(
             f"Workflow {source!r}",
-            [FleetUsageError("Workflow", "empty", "Give the workflow as a mapping, or as its JSON or YAML text.",
-                             source)],
+            [
+                FleetUsageError(
+                    "Workflow", "empty", "Give the workflow as a mapping, or as its JSON or YAML text.", source
+                )
+            ],
         )
     if not isinstance(value, str):
         raise FleetValidationError(
             f"Workflow {source!r}",
-            [FleetUsageError("Workflow", f"expected a mapping or its JSON or YAML text, got {type(value).__name__}",
-                             "Pass the workflow as a mapping, or as text.", source)],
+            [
+                FleetUsageError(
+                    "Workflow",
+                    f"expected a mapping or its JSON or YAML text, got {type(value).__name__}",
+                    "Pass the workflow as a mapping, or as text.",
+                    source,
+                )
+            ],
         )
     # A tagged or unsafe str subclass from Ansible becomes a plain str for the YAML parser.
     text = str.__str__(value)
@@ -56,9 +65,14 @@ def load_workflow_input(
     if "\n" not in stripped and stripped.endswith(_FILE_SUFFIXES) and ":" not in stripped:
         raise FleetValidationError(
             f"Workflow {source!r}",
-            [FleetUsageError("Workflow", f"{stripped!r} looks like a file name, not a workflow",
-                             "Name a workflow file with fleet_workflow_file; fleet_workflow holds the workflow itself.",
-                             source)],
+            [
+                FleetUsageError(
+                    "Workflow",
+                    f"{stripped!r} looks like a file name, not a workflow",
+                    "Name a workflow file with fleet_workflow_file; fleet_workflow holds the workflow itself.",
+                    source,
+                )
+            ],
         )
     # YAML is a superset of JSON, and the YAML loader locates each problem by line.
     return load_workflow_text(text, source, defaults=defaults)

@@ -36,8 +36,11 @@ def parse_budget(value: Any, what: str = "max_failures") -> tuple[int, bool] | N
         match = re.fullmatch(r"(\d+)(%?)", text)
         if match and (not match.group(2) or int(match.group(1)) <= 100):
             return int(match.group(1)), bool(match.group(2))
-    raise FleetUsageError(f"Invalid {what} {value!r}", "expected a number of hosts or a percentage such as '10%'",
-                          f"Write {what} as N (e.g. 2) or N% (e.g. 25%).")
+    raise FleetUsageError(
+        f"Invalid {what} {value!r}",
+        "expected a number of hosts or a percentage such as '10%'",
+        f"Write {what} as N (e.g. 2) or N% (e.g. 25%).",
+    )
 
 
 def budget_limit(budget: tuple[int, bool] | None, host_count: int) -> int | None:
@@ -57,11 +60,16 @@ def decide_start(failed: Mapping[str, str], *, max_failures: int | None, stop_on
     """
     names = list(failed)
     if stop_on_failure and names:
-        return Decision("run", "not_started", f"rollout stopped after {names[0]!r} failed ({failed[names[0]]})",
-                        names[0])
+        return Decision(
+            "run", "not_started", f"rollout stopped after {names[0]!r} failed ({failed[names[0]]})", names[0]
+        )
     if max_failures is not None and len(names) > max_failures:
-        return Decision("run", "not_started", f"error budget exhausted: {len(names)} host(s) failed "
-                        f"({', '.join(names)}), max_failures is {max_failures}", names[0])
+        return Decision(
+            "run",
+            "not_started",
+            f"error budget exhausted: {len(names)} host(s) failed ({', '.join(names)}), max_failures is {max_failures}",
+            names[0],
+        )
     return Decision("run", "run")
 
 
@@ -71,12 +79,20 @@ def decide_start(failed: Mapping[str, str], *, max_failures: int | None, stop_on
 RUN_STEP = "run"
 #: fleet_* variable -> key of the run step (health keys go under ``health``).
 RUN_VARS = {
-    "fleet_command": "command", "fleet_timeout": "timeout", "fleet_retries": "retries", "fleet_become": "become",
-    "fleet_chdir": "chdir", "fleet_environment": "env",
+    "fleet_command": "command",
+    "fleet_timeout": "timeout",
+    "fleet_retries": "retries",
+    "fleet_become": "become",
+    "fleet_chdir": "chdir",
+    "fleet_environment": "env",
 }
 HEALTH_VARS = {
-    "fleet_health_cmd": "command", "fleet_health_url": "url", "fleet_health_port": "port",
-    "fleet_health_status": "status", "fleet_health_interval": "interval", "fleet_health_timeout": "timeout",
+    "fleet_health_cmd": "command",
+    "fleet_health_url": "url",
+    "fleet_health_port": "port",
+    "fleet_health_status": "status",
+    "fleet_health_interval": "interval",
+    "fleet_health_timeout": "timeout",
     "fleet_health_successes": "successes",
 }
 #: Schema type of each run-step key that text input may spell (survey and ``-e key=value`` input arrives as
@@ -159,8 +175,13 @@ def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
     if not is_unset(sequence) and sequence is not False:
         seq = 1 if sequence is True else coerce_text(sequence, "int")
         if not _is_int(seq) or seq < 1:
-            problems.append(FleetUsageError(f"Invalid fleet_sequence {sequence!r}", "expected a number of hosts >= 1",
-                                            "Use fleet_sequence: 1 for one host at a time."))
+            problems.append(
+                FleetUsageError(
+                    f"Invalid fleet_sequence {sequence!r}",
+                    "expected a number of hosts >= 1",
+                    "Use fleet_sequence: 1 for one host at a time.",
+                )
+            )
     par = None
     if not is_unset(parallel):
         try:
@@ -175,8 +196,7 @@ def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
         raise FleetValidationError("Invalid fleet_* variables", problems) if len(problems) > 1 else problems[0]
     has_budget = not is_unset(budget)
     if seq is not None:
-        return RunSettings(serial=seq, throttle=0, stop_on_failure=True,
-                           max_failures=budget if has_budget else None)
+        return RunSettings(serial=seq, throttle=0, stop_on_failure=True, max_failures=budget if has_budget else None)
     if has_budget:
         # The budget is checked when a host starts, so hosts start in batches (of fleet_parallel, default 25%).
         return RunSettings(serial=par if par else "25%", throttle=0, max_failures=budget)

@@ -27,8 +27,9 @@ ALL_STATUSES: frozenset[str] = frozenset(
 States = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
-def decide_step(workflow: Workflow, step_name: str, mine: Mapping[str, Mapping[str, Any]],
-                tally: Mapping[str, Any] | None = None) -> Decision:
+def decide_step(
+    workflow: Workflow, step_name: str, mine: Mapping[str, Mapping[str, Any]], tally: Mapping[str, Any] | None = None
+) -> Decision:
     """Decide whether ``step_name`` may start on a host now, from this host's own step states.
 
     A step runs only when each of its ``requires`` is satisfied (ok, or failed with continue_on_error) on this
@@ -55,13 +56,18 @@ def decide_step(workflow: Workflow, step_name: str, mine: Mapping[str, Mapping[s
         if workflow.step(dep).fleet_wide:
             bad = list(barriers.get(dep, ()))
             if bad:
-                return Decision(step_name, "blocked",
-                                f"requires fleet-wide step {dep!r}, which did not succeed on {', '.join(bad)}", dep)
+                return Decision(
+                    step_name,
+                    "blocked",
+                    f"requires fleet-wide step {dep!r}, which did not succeed on {', '.join(bad)}",
+                    dep,
+                )
     return Decision(step_name, "run")
 
 
-def tally_outcomes(previous: Mapping[str, Any] | None, states: Mapping[str, Mapping[str, Mapping[str, Any]]],
-                   barriers: Sequence[str]) -> dict[str, Any]:
+def tally_outcomes(
+    previous: Mapping[str, Any] | None, states: Mapping[str, Mapping[str, Mapping[str, Any]]], barriers: Sequence[str]
+) -> dict[str, Any]:
     """Fold the step states of a batch of hosts into the run's tally (taken once per barrier or batch).
 
     The tally holds ``failed`` (host -> worst failed status, in the order hosts failed: what a rollout's stop
@@ -85,8 +91,13 @@ def tally_outcomes(previous: Mapping[str, Any] | None, states: Mapping[str, Mapp
 
 
 def _describe(status: str) -> str:
-    return {"failed": "failed", "timeout": "timed out", "unreachable": "found the host unreachable",
-            "blocked": "was blocked", "not_started": "was not started"}.get(status, status)
+    return {
+        "failed": "failed",
+        "timeout": "timed out",
+        "unreachable": "found the host unreachable",
+        "blocked": "was blocked",
+        "not_started": "was not started",
+    }.get(status, status)
 
 
 def record_status(step: Step, status: str, reason: str = "", cause: str | None = None) -> dict[str, Any]:

@@ -78,8 +78,9 @@ exit "$r"
 """
 
 
-def shell_script(argv: Sequence[str], stdin: str | None, env: Mapping[str, str], chdir: str | None,
-                 delimiter: str) -> str:
+def shell_script(
+    argv: Sequence[str], stdin: str | None, env: Mapping[str, str], chdir: str | None, delimiter: str
+) -> str:
     """The text fed to ``/bin/sh -s`` on the host that runs a step without Python, in one SSH exec.
 
     The command, its environment and a script body travel on stdin, never in an argv that ``ps`` shows on the
@@ -109,8 +110,9 @@ def retry_delay(attempt: int, base: float) -> float:
 def classify_attempt(step: Step, result: Mapping[str, Any]) -> tuple[str, str]:
     """(status, reason) of one command attempt."""
     if result.get("deadline_exceeded"):
-        return "timeout", (f"no answer from the host within {result.get('deadline')}s: frozen or cut off "
-                           "(controller deadline)")
+        return "timeout", (
+            f"no answer from the host within {result.get('deadline')}s: frozen or cut off (controller deadline)"
+        )
     if result.get("unreachable"):
         return "unreachable", f"host unreachable: {result.get('msg', '')}".strip()
     rc = result.get("rc")
@@ -156,9 +158,17 @@ Slot = Callable[[Step], AbstractContextManager[None]]
 
 
 def run_segment(
-    workflow: Workflow, names: Sequence[str], mine: dict[str, dict[str, Any]], *,
-    execute: Execute, sleep: Callable[[float], None], slot: Slot, tally: Mapping[str, Any] | None = None,
-    rollout: Rollout = Rollout(), scripts: Mapping[str, str] | None = None, base_delay: float = 2.0,
+    workflow: Workflow,
+    names: Sequence[str],
+    mine: dict[str, dict[str, Any]],
+    *,
+    execute: Execute,
+    sleep: Callable[[float], None],
+    slot: Slot,
+    tally: Mapping[str, Any] | None = None,
+    rollout: Rollout = Rollout(),
+    scripts: Mapping[str, str] | None = None,
+    base_delay: float = 2.0,
     down: str | None = None,
 ) -> list[dict[str, Any]]:
     """Walk one host through the steps ``names`` of a segment (in run order); return one entry per step.
@@ -190,19 +200,33 @@ def run_segment(
         step = workflow.step(name)
         decision = decide_step(workflow, name, mine, tally)
         if decision.action == "wait":
-            raise FleetUsageError(f"Step {name!r}", f"reached before its dependencies ran ({decision.reason})",
-                                  "This is a planning bug: the segments must follow the dependency order.")
+            raise FleetUsageError(
+                f"Step {name!r}",
+                f"reached before its dependencies ran ({decision.reason})",
+                "This is a planning bug: the segments must follow the dependency order.",
+            )
         if decision.action != "run":
             mine[name] = record_status(step, decision.action, decision.reason, decision.cause)
             entries.append(step_entry(name, mine[name]))
             continue
-        entry = _run_one(step, mine, execute=execute, sleep=sleep, slot=slot, scripts=scripts or {},
-                         base_delay=base_delay)
+        entry = _run_one(
+            step, mine, execute=execute, sleep=sleep, slot=slot, scripts=scripts or {}, base_delay=base_delay
+        )
         entries.append(entry)
         if step.on_failure and mine[name]["status"] in FAILED:
             handler = workflow.step(step.on_failure)
-            entries.append(_run_one(handler, mine, execute=execute, sleep=sleep, slot=slot, scripts=scripts or {},
-                                    base_delay=base_delay, trigger=name))
+            entries.append(
+                _run_one(
+                    handler,
+                    mine,
+                    execute=execute,
+                    sleep=sleep,
+                    slot=slot,
+                    scripts=scripts or {},
+                    base_delay=base_delay,
+                    trigger=name,
+                )
+            )
     return entries
 
 
@@ -213,29 +237,45 @@ def cap_output(text: str, limit: int = STEP_OUTPUT_LIMIT) -> str:
         return text
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     half = limit // 2
-    marker = (f"\n[... {len(text) - 2 * half} characters cut before leaving the worker; the whole output was "
-              f"{len(text)} characters, sha256 {digest} ...]\n")
+    marker = (
+        f"\n[... {len(text) - 2 * half} characters cut before leaving the worker; the whole output was "
+        f"{len(text)} characters, sha256 {digest} ...]\n"
+    )
     return text[:half] + marker + text[-half:]
 
 
-def step_entry(name: str, state: Mapping[str, Any], shown: str | None = None,
-               result: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def step_entry(
+    name: str, state: Mapping[str, Any], shown: str | None = None, result: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """One element of ``fleet_steps``: the step's report status (an ignored failure shows as that failure, with
     ``ignored``), its reason and, when it ran, the command's rc, streams, attempts and times."""
     status = shown or state.get("failure") or state["status"]
     entry: dict[str, Any] = {
-        "step": name, "status": status, "reason": state.get("reason", ""), "cause": state.get("cause"),
+        "step": name,
+        "status": status,
+        "reason": state.get("reason", ""),
+        "cause": state.get("cause"),
         "ignored": state["status"] == "ignored",
     }
     for key in ("rc", "stdout", "stderr", "start", "end", "delta", "duration", "attempts", "health", "binary"):
         if result is not None and key in result:
-            entry[key] = cap_output(result[key]) if key in ("stdout", "stderr") and isinstance(result[key], str) \
-                else result[key]
+            entry[key] = (
+                cap_output(result[key]) if key in ("stdout", "stderr") and isinstance(result[key], str) else result[key]
+            )
     return entry
 
 
-def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, sleep: Callable[[float], None],
-             slot: Slot, scripts: Mapping[str, str], base_delay: float, trigger: str | None = None) -> dict[str, Any]:
+def _run_one(
+    step: Step,
+    mine: dict[str, dict[str, Any]],
+    *,
+    execute: Execute,
+    sleep: Callable[[float], None],
+    slot: Slot,
+    scripts: Mapping[str, str],
+    base_delay: float,
+    trigger: str | None = None,
+) -> dict[str, Any]:
     """Run one step on this host (gate, attempts, health), record its state in ``mine``; return its entry."""
     with slot(step):
         if step.when:
@@ -248,8 +288,12 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
                 mine[step.name] = record_status(step, "skipped", f"gate {step.when!r} not met: {why}")
                 return step_entry(step.name, mine[step.name], shown="gated")
         argv, stdin = build_argv(step, scripts.get(step.name))
-        module_args: dict[str, Any] = {"argv": argv, "env": dict(step.env), "become": step.become,
-                                       "deadline": deadline_for(step)}
+        module_args: dict[str, Any] = {
+            "argv": argv,
+            "env": dict(step.env),
+            "become": step.become,
+            "deadline": deadline_for(step),
+        }
         if stdin is not None:
             module_args["stdin"] = stdin
         if step.chdir:
@@ -265,8 +309,10 @@ def _run_one(step: Step, mine: dict[str, dict[str, Any]], *, execute: Execute, s
                 break
         health: dict[str, Any] | None = None
         if status == "ok" and step.health is not None:
-            check = execute("azlin.fleet.health_check",
-                            {**health_args(step.health), "deadline": step.health.timeout + DEADLINE_MARGIN})
+            check = execute(
+                "azlin.fleet.health_check",
+                {**health_args(step.health), "deadline": step.health.timeout + DEADLINE_MARGIN},
+            )
             if check.get("unreachable") or check.get("failed"):
                 status, reason = "failed", f"unhealthy: {check.get('msg', 'health check failed')}"
                 health = {k: check[k] for k in ("healthy", "probes", "elapsed", "last", "msg") if k in check}

@@ -122,47 +122,70 @@ def sandbox_inventory(sandbox) -> dict:
     walk("all", static["all"])
     for values in hostvars.values():
         values.pop("ansible_ssh_private_key_file", None)  # the Machine credential (env/ssh_key) brings the key
-    return {"_meta": {"hostvars": hostvars}, "all": {"children": sorted(groups)},
-            **{g: {"hosts": hosts} for g, hosts in groups.items()}}
+    return {
+        "_meta": {"hostvars": hostvars},
+        "all": {"children": sorted(groups)},
+        **{g: {"hosts": hosts} for g, hosts in groups.items()},
+    }
 
 
 def slice_inventory(data: dict, number: int, count: int) -> dict:
     """AWX's slice of an inventory: hosts sorted by name, slice k gets hosts[k-1::N]; groups keep their members."""
-    hosts = sorted(data["_meta"]["hostvars"])[number - 1::count]
+    hosts = sorted(data["_meta"]["hostvars"])[number - 1 :: count]
     keep = set(hosts)
-    sliced = {"_meta": {"hostvars": {h: v for h, v in data["_meta"]["hostvars"].items() if h in keep}},
-              "all": data["all"]}
+    sliced = {
+        "_meta": {"hostvars": {h: v for h, v in data["_meta"]["hostvars"].items() if h in keep}},
+        "all": data["all"],
+    }
     for group, body in data.items():
         if group not in ("_meta", "all"):
             sliced[group] = {"hosts": [h for h in body.get("hosts", []) if h in keep]}
     return sliced
 
 
-def make_job_dir(root: Path, sandbox, *, job_id: int, survey: dict, inventory: dict, playbook: str = RUN_PLAYBOOK,
-                 workflow_job: tuple[int, str] | None = None, envvars: dict | None = None,
-                 template: str = "fleet run") -> Path:
+def make_job_dir(
+    root: Path,
+    sandbox,
+    *,
+    job_id: int,
+    survey: dict,
+    inventory: dict,
+    playbook: str = RUN_PLAYBOOK,
+    workflow_job: tuple[int, str] | None = None,
+    envvars: dict | None = None,
+    template: str = "fleet run",
+) -> Path:
     """A private data dir as AWX writes it for one job (or one slice of a sliced job)."""
     pdd = root / f"job-{job_id}"
     for sub in ("env", "inventory", "project"):
         (pdd / sub).mkdir(parents=True, exist_ok=True)
     meta = {}
     for prefix in ("awx", "tower"):
-        meta |= {f"{prefix}_job_id": job_id, f"{prefix}_job_launch_type": "workflow" if workflow_job else "manual",
-                 f"{prefix}_job_template_id": 7, f"{prefix}_job_template_name": template,
-                 f"{prefix}_user_name": "admin", f"{prefix}_project_revision": "0123abcd"}
+        meta |= {
+            f"{prefix}_job_id": job_id,
+            f"{prefix}_job_launch_type": "workflow" if workflow_job else "manual",
+            f"{prefix}_job_template_id": 7,
+            f"{prefix}_job_template_name": template,
+            f"{prefix}_user_name": "admin",
+            f"{prefix}_project_revision": "0123abcd",
+        }
         if workflow_job:
             meta |= {f"{prefix}_workflow_job_id": workflow_job[0], f"{prefix}_workflow_job_name": workflow_job[1]}
     (pdd / "env" / "extravars").write_text(_unsafe_yaml(survey) + yaml.safe_dump(meta))
     key = (sandbox.state_dir / "id_ed25519").read_text()
     (pdd / "env" / "ssh_key").write_text(key)
     (pdd / "env" / "ssh_key").chmod(0o600)
-    (pdd / "env" / "envvars").write_text(yaml.safe_dump({
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
-        "ANSIBLE_FORCE_COLOR": "False",
-        "REQUESTS_CA_BUNDLE": str(sandbox.ca_file),
-        "AZLIN_FLEET_REPORT_DIR": str(pdd / "reports"),
-        **(envvars or {}),
-    }))
+    (pdd / "env" / "envvars").write_text(
+        yaml.safe_dump(
+            {
+                "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
+                "ANSIBLE_FORCE_COLOR": "False",
+                "REQUESTS_CA_BUNDLE": str(sandbox.ca_file),
+                "AZLIN_FLEET_REPORT_DIR": str(pdd / "reports"),
+                **(envvars or {}),
+            }
+        )
+    )
     script = pdd / "inventory" / "hosts"
     script.write_text(_inventory_script(inventory))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -181,8 +204,7 @@ def runner_env(monkeypatch: pytest.MonkeyPatch, sandbox) -> None:
 
 
 def run_job(pdd: Path, ident: str = "1") -> ansible_runner.Runner:
-    return ansible_runner.run(private_data_dir=str(pdd), playbook="fleet.yml", ident=ident, quiet=True,
-                              timeout=600)
+    return ansible_runner.run(private_data_dir=str(pdd), playbook="fleet.yml", ident=ident, quiet=True, timeout=600)
 
 
 def artifacts_of(events: list[dict]) -> dict:
@@ -197,8 +219,11 @@ def host_events(events: list[dict], task_prefix: str = "") -> dict[str, list[str
     found: dict[str, list[str]] = {}
     for event in events:
         data = event.get("event_data", {})
-        if event.get("event", "").startswith("runner_on_") and data.get("host") and \
-                str(data.get("task", "")).startswith(task_prefix):
+        if (
+            event.get("event", "").startswith("runner_on_")
+            and data.get("host")
+            and str(data.get("task", "")).startswith(task_prefix)
+        ):
             found.setdefault(data["host"], []).append(event["event"])
     return found
 
@@ -233,8 +258,14 @@ def gated_job(fleet, runner_env, tmp_path) -> tuple[ansible_runner.Runner, Path]
     reset_markers(fleet)
     fleet.set_load("web-2", cpu=90)
     report_dir = tmp_path / "reports"
-    pdd = make_job_dir(tmp_path, fleet, job_id=42, survey=GATED_RETRY_SURVEY, inventory=sandbox_inventory(fleet),
-                       envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir)})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=42,
+        survey=GATED_RETRY_SURVEY,
+        inventory=sandbox_inventory(fleet),
+        envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir)},
+    )
     return run_job(pdd), report_dir
 
 
@@ -292,13 +323,25 @@ def transmit_worker_process(pdd: Path, work: Path, env: dict[str, str]) -> tuple
     runner_bin = str(VENV_BIN / "ansible-runner")
     errors = work / "worker.stderr"
     with errors.open("wb") as worker_err:
-        transmit = subprocess.Popen([runner_bin, "transmit", str(pdd), "-p", "fleet.yml", "--ident", "1"],
-                                    stdout=subprocess.PIPE, env=env)
-        worker = subprocess.Popen([runner_bin, "worker", "--private-data-dir", str(worker_dir)],
-                                  stdin=transmit.stdout, stdout=subprocess.PIPE, stderr=worker_err, env=env)
+        transmit = subprocess.Popen(
+            [runner_bin, "transmit", str(pdd), "-p", "fleet.yml", "--ident", "1"], stdout=subprocess.PIPE, env=env
+        )
+        worker = subprocess.Popen(
+            [runner_bin, "worker", "--private-data-dir", str(worker_dir)],
+            stdin=transmit.stdout,
+            stdout=subprocess.PIPE,
+            stderr=worker_err,
+            env=env,
+        )
         transmit.stdout.close()
-        process = subprocess.run([runner_bin, "process", str(pdd), "--ident", "1"], stdin=worker.stdout,
-                                 capture_output=True, env=env, timeout=600, check=False)
+        process = subprocess.run(
+            [runner_bin, "process", str(pdd), "--ident", "1"],
+            stdin=worker.stdout,
+            capture_output=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         worker.stdout.close()
         codes = (transmit.wait(timeout=60), worker.wait(timeout=60))
     # The worker exits with the job's rc (ansible-playbook's), which also comes back in artifacts/<ident>/rc.
@@ -310,8 +353,10 @@ def transmit_worker_process(pdd: Path, work: Path, env: dict[str, str]) -> tuple
 
 
 def runner_events(artifact_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((artifact_dir / "job_events").glob("*.json"),
-                                                        key=lambda p: int(p.name.split("-", 1)[0]))]
+    return [
+        json.loads(p.read_text())
+        for p in sorted((artifact_dir / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
+    ]
 
 
 @pytest.fixture
@@ -329,8 +374,14 @@ def rollout_job(fleet, runner_env, tmp_path) -> tuple[subprocess.CompletedProces
         "fleet_gate": None,
     }
     report_dir = tmp_path / "reports"
-    pdd = make_job_dir(tmp_path, fleet, job_id=51, survey=survey, inventory=sandbox_inventory(fleet),
-                       envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir)})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=51,
+        survey=survey,
+        inventory=sandbox_inventory(fleet),
+        envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir)},
+    )
     try:
         proc, artifact_dir = transmit_worker_process(pdd, tmp_path, dict(os.environ))
     finally:
@@ -356,26 +407,47 @@ def test_failing_rollout_artifacts_name_failed_and_not_started_hosts(fleet, roll
 
 
 def test_run_where_every_host_fails_still_publishes_artifacts(fleet, runner_env, tmp_path) -> None:
-    pdd = make_job_dir(tmp_path, fleet, job_id=52, inventory=sandbox_inventory(fleet),
-                       survey={"fleet_command": "exit 7", "fleet_targets": "pool_web_servers"})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=52,
+        inventory=sandbox_inventory(fleet),
+        survey={"fleet_command": "exit 7", "fleet_targets": "pool_web_servers"},
+    )
     runner = run_job(pdd)
     assert runner.status == "failed"
     artifacts = artifacts_of(list(runner.events))["fleet_artifacts"]
     assert (artifacts["status"], artifacts["failed"], artifacts["counts"]) == ("failed", "web-[1-3]", {"failed": 3})
 
 
-BLANK_ANSWERS = ["fleet_sequence", "fleet_parallel", "fleet_gate", "fleet_count", "fleet_max_failures",
-                 "fleet_retries", "fleet_timeout", "fleet_dry_run", "fleet_become", "fleet_environment",
-                 "fleet_retry_delay", "fleet_smart_route", "fleet_slice", "fleet_slice_ok_when_empty"]
+BLANK_ANSWERS = [
+    "fleet_sequence",
+    "fleet_parallel",
+    "fleet_gate",
+    "fleet_count",
+    "fleet_max_failures",
+    "fleet_retries",
+    "fleet_timeout",
+    "fleet_dry_run",
+    "fleet_become",
+    "fleet_environment",
+    "fleet_retry_delay",
+    "fleet_smart_route",
+    "fleet_slice",
+    "fleet_slice_ok_when_empty",
+]
 
 
-@pytest.mark.parametrize("variable", [
-    v for v in BLANK_ANSWERS
-])
+@pytest.mark.parametrize("variable", [v for v in BLANK_ANSWERS])
 def test_blank_survey_answer_arrives_as_null_and_means_not_set(fleet, runner_env, tmp_path, variable: str) -> None:
     reset_markers(fleet)
-    pdd = make_job_dir(tmp_path, fleet, job_id=53, inventory=sandbox_inventory(fleet),
-                       survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "web-1", variable: None})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=53,
+        inventory=sandbox_inventory(fleet),
+        survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "web-1", variable: None},
+    )
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     assert marked(fleet) == ["web-1"]
@@ -393,16 +465,25 @@ WORKFLOW = {
 }
 
 
-@pytest.mark.parametrize("form", [
-    pytest.param("mapping", id="mapping"),
-    pytest.param("yaml-text", id="yaml-text"),
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param("mapping", id="mapping"),
+        pytest.param("yaml-text", id="yaml-text"),
+    ],
+)
 def test_inline_workflow_from_a_survey(fleet, runner_env, tmp_path, form: str) -> None:
     reset_markers(fleet)
     workflow = WORKFLOW if form == "mapping" else yaml.safe_dump(WORKFLOW, sort_keys=False)
-    pdd = make_job_dir(tmp_path, fleet, job_id=61, playbook=WORKFLOW_PLAYBOOK, inventory=sandbox_inventory(fleet),
-                       survey={"fleet_targets": "web-1:web-3"},
-                       envvars={"AZLIN_FLEET_REPORT_DIR": str(tmp_path / "reports")})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=61,
+        playbook=WORKFLOW_PLAYBOOK,
+        inventory=sandbox_inventory(fleet),
+        survey={"fleet_targets": "web-1:web-3"},
+        envvars={"AZLIN_FLEET_REPORT_DIR": str(tmp_path / "reports")},
+    )
     extravars = pdd / "env" / "extravars"
     if form == "mapping":
         extravars.write_text(extravars.read_text() + yaml.safe_dump({"fleet_workflow": workflow}))
@@ -437,12 +518,21 @@ def sliced_job(fleet, runner_env, tmp_path) -> tuple[list[ansible_runner.Runner]
     shared = tmp_path / "shared-reports"  # one directory for every slice, as on shared storage
     runs, own_dirs = [], []
     for number in (1, 2, 3):
-        pdd = make_job_dir(tmp_path, fleet, job_id=100 + number, survey=SLICE_SURVEY,
-                           inventory=slice_inventory(inventory, number, 3), workflow_job=(100, "fleet run"),
-                           envvars={"AZLIN_FLEET_REPORT_DIR": str(pdd_reports := tmp_path / f"slice-{number}")})
+        pdd = make_job_dir(
+            tmp_path,
+            fleet,
+            job_id=100 + number,
+            survey=SLICE_SURVEY,
+            inventory=slice_inventory(inventory, number, 3),
+            workflow_job=(100, "fleet run"),
+            envvars={"AZLIN_FLEET_REPORT_DIR": str(pdd_reports := tmp_path / f"slice-{number}")},
+        )
         own_dirs.append(pdd_reports)
-        runs.append(ansible_runner.run_async(private_data_dir=str(pdd), playbook="fleet.yml", ident="1",
-                                             quiet=True, timeout=600))
+        runs.append(
+            ansible_runner.run_async(
+                private_data_dir=str(pdd), playbook="fleet.yml", ident="1", quiet=True, timeout=600
+            )
+        )
     for thread, _ in runs:
         thread.join(timeout=600)
     for directory in own_dirs:
@@ -461,9 +551,15 @@ def test_slices_split_like_awx_run_concurrently_and_merge(fleet, runner_env, sli
     slice_hosts = [{h["host"] for h in json.loads(p.read_text())["hosts"]} - {"localhost"} for p in reports]
     assert slice_hosts == [{"ci-1", "web-2"}, {"ci-2", "web-3"}, set()]
     merge_dir = tmp_path / "merged"
-    pdd = make_job_dir(tmp_path, fleet, job_id=104, playbook=MERGE_PLAYBOOK, workflow_job=(100, "fleet run"),
-                       inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
-                       survey={"fleet_merge_reports": [str(p) for p in reports], "fleet_merge_dir": str(merge_dir)})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=104,
+        playbook=MERGE_PLAYBOOK,
+        workflow_job=(100, "fleet run"),
+        inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
+        survey={"fleet_merge_reports": [str(p) for p in reports], "fleet_merge_dir": str(merge_dir)},
+    )
     merge = run_job(pdd)
     assert merge.status == "successful", merge.stdout.read()[-3000:]
     merged = json.loads((merge_dir / "fleet-report-wf100-merged.json").read_text())
@@ -480,8 +576,11 @@ def test_slices_split_like_awx_run_concurrently_and_merge(fleet, runner_env, sli
 def test_concurrent_slices_write_distinct_reports(sliced_job) -> None:
     _, _, shared = sliced_job
     names = sorted(p.name for p in shared.glob("*.json"))
-    assert names == ["fleet-report-wf100-job101.json", "fleet-report-wf100-job102.json",
-                     "fleet-report-wf100-job103.json"]
+    assert names == [
+        "fleet-report-wf100-job101.json",
+        "fleet-report-wf100-job102.json",
+        "fleet-report-wf100-job103.json",
+    ]
 
 
 def test_slice_without_target_or_with_every_host_gated_succeeds_as_a_no_op(sliced_job) -> None:
@@ -501,9 +600,25 @@ def inventory_update(project: Path, source: dict, env: dict[str, str]) -> dict:
     """``ansible-inventory --list --export`` on an inventory source file, as AWX's inventory update runs it."""
     (project / "azure.azure_pools.yml").write_text(yaml.safe_dump(source))
     output = project / "inventory.json"
-    update = subprocess.run([str(VENV_BIN / "ansible-inventory"), "-i", str(project / "azure.azure_pools.yml"),
-                             "--list", "--export", "--playbook-dir", str(project), "--output", str(output)],
-                            env=env, cwd=project, capture_output=True, text=True, timeout=300, check=False)
+    update = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-inventory"),
+            "-i",
+            str(project / "azure.azure_pools.yml"),
+            "--list",
+            "--export",
+            "--playbook-dir",
+            str(project),
+            "--output",
+            str(output),
+        ],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert update.returncode == 0, update.stderr
     return json.loads(output.read_text())
 
@@ -548,8 +663,13 @@ def test_inventory_update_with_awx_environment_feeds_a_job(fleet, runner_env, tm
     # Azure values stay marked unsafe in the export, and so in the job's inventory fed from it.
     assert data["_meta"]["hostvars"]["web-1"]["azure_name"] == {"__ansible_unsafe": "web-1"}
     reset_markers(fleet)
-    pdd = make_job_dir(tmp_path, fleet, job_id=71, inventory=data,
-                       survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "pool_web_servers"})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=71,
+        inventory=data,
+        survey={"fleet_command": "touch /tmp/awx_marker", "fleet_targets": "pool_web_servers"},
+    )
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     assert marked(fleet) == ["web-1", "web-2", "web-3"]
@@ -571,9 +691,21 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         pytest.fail(f"{AZURITE} is missing: run scripts/bootstrap.sh (it installs Azurite from npm)")
     port = _free_port()
     location = tmp_path_factory.mktemp("azurite")
-    proc = subprocess.Popen([str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-                             str(location), "--silent", "--skipApiVersionCheck"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            str(AZURITE),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(location),
+            "--silent",
+            "--skipApiVersionCheck",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -588,7 +720,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         yield {
             "url": url,
             "connection_string": f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
-                                 f"AccountKey={AZURITE_KEY};BlobEndpoint={url};",
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={url};",
             "port": str(port),
         }
     finally:
@@ -633,9 +765,14 @@ def written_report(fleet, runner_env, tmp_path) -> tuple[Path, str]:
     """A report written by a real job (ansible_runner), with a name the upload job is told."""
     reset_markers(fleet)
     report_dir = tmp_path / "reports"
-    pdd = make_job_dir(tmp_path, fleet, job_id=81, inventory=sandbox_inventory(fleet),
-                       survey={"fleet_command": "uname -n; printf 'caf\\xc3\\xa9 \\x01\\n'", "fleet_targets": "web-*"},
-                       envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir), "AZLIN_FLEET_REPORT_NAME": "upload-me"})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=81,
+        inventory=sandbox_inventory(fleet),
+        survey={"fleet_command": "uname -n; printf 'caf\\xc3\\xa9 \\x01\\n'", "fleet_targets": "web-*"},
+        envvars={"AZLIN_FLEET_REPORT_DIR": str(report_dir), "AZLIN_FLEET_REPORT_NAME": "upload-me"},
+    )
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     assert sorted(p.name for p in report_dir.iterdir()) == ["upload-me.html", "upload-me.json", "upload-me.md"]
@@ -643,8 +780,9 @@ def written_report(fleet, runner_env, tmp_path) -> tuple[Path, str]:
 
 
 @pytest.mark.parametrize("credential", ["connection_string", "sas"])
-def test_report_upload_to_azurite_round_trips_byte_for_byte(fleet, azurite, written_report, tmp_path,
-                                                            credential: str) -> None:
+def test_report_upload_to_azurite_round_trips_byte_for_byte(
+    fleet, azurite, written_report, tmp_path, credential: str
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
@@ -656,15 +794,29 @@ def test_report_upload_to_azurite_round_trips_byte_for_byte(fleet, azurite, writ
     else:
         # A SAS that may write to an existing container (the container is created by the storage admin).
         BlobServiceClient.from_connection_string(azurite["connection_string"]).create_container(container)
-        sas = generate_container_sas(AZURITE_ACCOUNT, container, account_key=AZURITE_KEY,
-                                     permission=ContainerSasPermissions(read=True, write=True, create=True),
-                                     expiry=datetime.now(UTC) + timedelta(hours=1))
+        sas = generate_container_sas(
+            AZURITE_ACCOUNT,
+            container,
+            account_key=AZURITE_KEY,
+            permission=ContainerSasPermissions(read=True, write=True, create=True),
+            expiry=datetime.now(UTC) + timedelta(hours=1),
+        )
         envvars = {"AZLIN_FLEET_UPLOAD_ACCOUNT_URL": azurite["url"], "AZURE_STORAGE_SAS_TOKEN": sas}
-    pdd = make_job_dir(tmp_path, fleet, job_id=82, playbook=UPLOAD_PLAYBOOK, envvars=envvars,
-                       inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
-                       survey={"fleet_upload_dir": str(report_dir), "fleet_upload_name": name,
-                               "fleet_upload_container": container, "fleet_upload_prefix": "wf80",
-                               "fleet_upload_create": credential == "connection_string"})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=82,
+        playbook=UPLOAD_PLAYBOOK,
+        envvars=envvars,
+        inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
+        survey={
+            "fleet_upload_dir": str(report_dir),
+            "fleet_upload_name": name,
+            "fleet_upload_container": container,
+            "fleet_upload_prefix": "wf80",
+            "fleet_upload_create": credential == "connection_string",
+        },
+    )
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     uploaded = artifacts_of(list(runner.events))["fleet_uploaded"]
@@ -679,12 +831,20 @@ def test_failed_upload_is_a_warning_and_keeps_the_report(fleet, azurite, written
     report_dir, name = written_report
     before = {p.name: p.read_bytes() for p in report_dir.iterdir()}
     dead = f"http://127.0.0.1:{_free_port()}/{AZURITE_ACCOUNT}"  # nothing listens there
-    pdd = make_job_dir(tmp_path, fleet, job_id=83, playbook=UPLOAD_PLAYBOOK,
-                       envvars={"AZURE_STORAGE_CONNECTION_STRING": azurite["connection_string"].replace(
-                           azurite["url"], dead)},
-                       inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
-                       survey={"fleet_upload_dir": str(report_dir), "fleet_upload_name": name,
-                               "fleet_upload_container": "reports-dead", "fleet_upload_prefix": "x"})
+    pdd = make_job_dir(
+        tmp_path,
+        fleet,
+        job_id=83,
+        playbook=UPLOAD_PLAYBOOK,
+        envvars={"AZURE_STORAGE_CONNECTION_STRING": azurite["connection_string"].replace(azurite["url"], dead)},
+        inventory={"_meta": {"hostvars": {}}, "all": {"children": []}},
+        survey={
+            "fleet_upload_dir": str(report_dir),
+            "fleet_upload_name": name,
+            "fleet_upload_container": "reports-dead",
+            "fleet_upload_prefix": "x",
+        },
+    )
     runner = run_job(pdd)
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     uploaded = artifacts_of(list(runner.events))["fleet_uploaded"]

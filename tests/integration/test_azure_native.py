@@ -570,19 +570,38 @@ def test_the_pipeline_wakes_runs_and_returns_with_fleet_wake(fleet, arm, endpoin
     marker = "/tmp/azure-native-pipeline"
     for name in STAGING:
         fleet.host_path(name, marker).unlink(missing_ok=True)
-    dry = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
-        "fleet_command": f"touch {marker}", "fleet_targets": "pool_staging", "fleet_wake": True, "fleet_dry_run": True,
-        "fleet_wake_state_file": str(tmp_path / "wake.json")})
+    dry = run_playbook(
+        "azlin.fleet.run",
+        inventory=cfg,
+        extra_vars={
+            "fleet_command": f"touch {marker}",
+            "fleet_targets": "pool_staging",
+            "fleet_wake": True,
+            "fleet_dry_run": True,
+            "fleet_wake_state_file": str(tmp_path / "wake.json"),
+        },
+    )
     assert dry.returncode == 0, dry.stdout[-3000:]
     assert "wake: 2 VM(s) not running would be started for the run" in dry.stdout and "stage-1, stage-2" in dry.stdout
     assert vm_row(arm, "stage-1")["power_state"] == "deallocated"  # a dry run wakes nothing
     start = len(request_log(endpoint))
     report_dir = tmp_path / "report"
-    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
-        "fleet_command": f"touch {marker}", "fleet_targets": "pool_staging", "fleet_wake": True,
-        "fleet_wake_state_file": str(tmp_path / "wake.json")}, env={
-        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
-        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    proc = run_playbook(
+        "azlin.fleet.run",
+        inventory=cfg,
+        extra_vars={
+            "fleet_command": f"touch {marker}",
+            "fleet_targets": "pool_staging",
+            "fleet_wake": True,
+            "fleet_wake_state_file": str(tmp_path / "wake.json"),
+        },
+        env={
+            "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
+            "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+            "AZLIN_FLEET_REPORT_NAME": "report",
+            "AZLIN_FLEET_REPORT_FORMATS": "json",
+        },
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert all(fleet.host_path(name, marker).exists() for name in STAGING)
     report = json.loads((report_dir / "report.json").read_text())
@@ -591,7 +610,8 @@ def test_the_pipeline_wakes_runs_and_returns_with_fleet_wake(fleet, arm, endpoin
         assert vm_row(arm, name)["power_state"] == "deallocated" and not ssh_open(fleet, name)
     assert power_calls_since(endpoint, start) == sorted(
         [("POST", [n, "start"]) for n in ("stage-1", "stage-2")]
-        + [("POST", [n, "deallocate"]) for n in ("stage-1", "stage-2")])
+        + [("POST", [n, "deallocate"]) for n in ("stage-1", "stage-2")]
+    )
     assert json.loads((tmp_path / "wake.json").read_text())["woken"] == {}  # nothing left to return
 
 
@@ -600,11 +620,22 @@ def test_a_vm_that_cannot_be_woken_is_reported_with_the_arm_error(fleet, arm, en
     arm.fail_next_start("stage-1", {"code": "AllocationFailed", "message": "no capacity in this region"})
     cfg = inventory_file(fleet, tmp_path, power_states=["running", "deallocated"])
     report_dir = tmp_path / "report"
-    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
-        "fleet_command": "true", "fleet_targets": "pool_staging", "fleet_wake": True,
-        "fleet_wake_state_file": str(tmp_path / "wake.json")}, env={
-        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
-        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    proc = run_playbook(
+        "azlin.fleet.run",
+        inventory=cfg,
+        extra_vars={
+            "fleet_command": "true",
+            "fleet_targets": "pool_staging",
+            "fleet_wake": True,
+            "fleet_wake_state_file": str(tmp_path / "wake.json"),
+        },
+        env={
+            "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
+            "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+            "AZLIN_FLEET_REPORT_NAME": "report",
+            "AZLIN_FLEET_REPORT_FORMATS": "json",
+        },
+    )
     assert proc.returncode == 2, proc.stdout[-3000:]
     report = json.loads((report_dir / "report.json").read_text())
     hosts = {h["host"]: h for h in report["hosts"]}
@@ -622,9 +653,25 @@ def test_a_cancelled_wake_run_from_the_cli_still_returns_the_vms(fleet, arm, end
     env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
     cli = str(Path(sys.executable).parent / "azlin-fleet")
-    child = subprocess.Popen([cli, "run", f"touch {marker}; sleep 30", "--pool", "staging", "--wake", "-i", str(cfg),
-                              "--report-dir", str(tmp_path / "reports")], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    child = subprocess.Popen(
+        [
+            cli,
+            "run",
+            f"touch {marker}; sleep 30",
+            "--pool",
+            "staging",
+            "--wake",
+            "-i",
+            str(cfg),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not all(fleet.host_path(n, marker).exists() for n in STAGING):
         assert time.monotonic() < deadline and child.poll() is None, "the woken hosts never started the command"
@@ -647,11 +694,22 @@ def test_the_pipeline_gates_on_azure_monitor_without_ssh_to_gated_hosts(fleet, a
         fleet.host_path(name, marker).unlink(missing_ok=True)
     logins = accepted_logins(fleet)
     report_dir = tmp_path / "report"
-    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
-        "fleet_command": f"touch {marker}", "fleet_targets": "pool_web_servers", "fleet_gate": "cpu<50",
-        "fleet_probe_source": "azure"}, env={
-        "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report", "AZLIN_FLEET_REPORT_DIR": str(report_dir),
-        "AZLIN_FLEET_REPORT_NAME": "report", "AZLIN_FLEET_REPORT_FORMATS": "json"})
+    proc = run_playbook(
+        "azlin.fleet.run",
+        inventory=cfg,
+        extra_vars={
+            "fleet_command": f"touch {marker}",
+            "fleet_targets": "pool_web_servers",
+            "fleet_gate": "cpu<50",
+            "fleet_probe_source": "azure",
+        },
+        env={
+            "ANSIBLE_CALLBACKS_ENABLED": "azlin.fleet.fleet_report",
+            "AZLIN_FLEET_REPORT_DIR": str(report_dir),
+            "AZLIN_FLEET_REPORT_NAME": "report",
+            "AZLIN_FLEET_REPORT_FORMATS": "json",
+        },
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "metrics: CPU from Azure Monitor" in proc.stdout
     report = json.loads((report_dir / "report.json").read_text())
@@ -667,8 +725,15 @@ def test_the_pipeline_gates_on_azure_monitor_without_ssh_to_gated_hosts(fleet, a
 
 def test_ssh_only_gate_terms_are_refused_with_azure_monitor(fleet, run_playbook, tmp_path):
     cfg = inventory_file(fleet, tmp_path, resource_groups=["rg-web-servers"])
-    proc = run_playbook("azlin.fleet.run", inventory=cfg, extra_vars={
-        "fleet_command": "true", "fleet_targets": "pool_web_servers", "fleet_gate": "idle",
-        "fleet_probe_source": "azure"})
+    proc = run_playbook(
+        "azlin.fleet.run",
+        inventory=cfg,
+        extra_vars={
+            "fleet_command": "true",
+            "fleet_targets": "pool_web_servers",
+            "fleet_gate": "idle",
+            "fleet_probe_source": "azure",
+        },
+    )
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert "needs SSH" in proc.stdout and "idle" in proc.stdout

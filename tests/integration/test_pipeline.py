@@ -36,8 +36,9 @@ def pipeline(fleet, run_playbook, tmp_path):
             "AZLIN_FLEET_REPORT_NAME": "report",
             "AZLIN_FLEET_REPORT_FORMATS": "json",
         }
-        proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(FILES / name), **extra},
-                            env=env)
+        proc = run_playbook(
+            "azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(FILES / name), **extra}, env=env
+        )
         path = report_dir / "report.json"
         return proc, (json.loads(path.read_text()) if path.exists() else None)
 
@@ -86,8 +87,14 @@ def test_a_workflow_is_gated_and_routed_as_a_whole(fleet, pipeline) -> None:
     # the score is the memory % here (read from /proc/meminfo, not sampled: no noise from a busy machine)
     for host, mem in (("web-1", 40), ("web-3", 5), ("stage-1", 60), ("stage-2", 3), ("stage-3", 70), ("ci-1", 80)):
         fleet.set_load(host, cpu=2, mem=mem, load=(0.01, 0.01, 0.01))
-    dry, dry_report = pipeline("touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2,
-                               fleet_dry_run=True, fleet_probe_interval=0.3)
+    dry, dry_report = pipeline(
+        "touch.yaml",
+        fleet_targets="all",
+        fleet_gate="idle",
+        fleet_count=2,
+        fleet_dry_run=True,
+        fleet_probe_interval=0.3,
+    )
     assert dry.returncode == 0, dry.stdout[-3000:]
     assert "routing: probe, gate idle and order least loaded first (by score), keep the 2 best" in dry.stdout
     assert not any(fleet.host_path(h, "/tmp/wf_marker").exists() for h in ALL)
@@ -95,8 +102,9 @@ def test_a_workflow_is_gated_and_routed_as_a_whole(fleet, pipeline) -> None:
     assert verdicts["web-2"] == verdicts["ci-2"] == "gated"
     assert sorted(h for h, s in verdicts.items() if s == "selected") == ["stage-2", "web-3"]
 
-    proc, report = pipeline("touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2,
-                            fleet_probe_interval=0.3)
+    proc, report = pipeline(
+        "touch.yaml", fleet_targets="all", fleet_gate="idle", fleet_count=2, fleet_probe_interval=0.3
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert sorted(h for h in ALL if fleet.host_path(h, "/tmp/wf_marker").exists()) == ["stage-2", "web-3"]
     ran = {r["host"] for t in report["tasks"] for r in t["results"] if r.get("step") == "after"}
@@ -110,14 +118,21 @@ def test_a_workflow_is_gated_and_routed_as_a_whole(fleet, pipeline) -> None:
 @pytest.mark.multiversion
 def test_gated_hosts_are_skipped_in_the_play_recap(fleet, run_playbook) -> None:
     fleet.set_load("web-2", cpu=90)
-    proc = run_playbook("azlin.fleet.run", extra_vars={
-        "fleet_command": "true", "fleet_targets": "pool_web_servers", "fleet_gate": "cpu<50",
-        "fleet_probe_interval": 0.3})
+    proc = run_playbook(
+        "azlin.fleet.run",
+        extra_vars={
+            "fleet_command": "true",
+            "fleet_targets": "pool_web_servers",
+            "fleet_gate": "cpu<50",
+            "fleet_probe_interval": 0.3,
+        },
+    )
     problems = [line for line in proc.stdout.splitlines() if line.startswith(("fatal:", "failed:", "[ERROR]"))]
     assert proc.returncode == 0, "\n".join(problems) + proc.stdout[-3000:]
     counters = recap(proc.stdout)
-    judged = re.findall(r"^(skipping|ok|failed|fatal): \[(\S+)\]", proc.stdout.split("PLAY [Judge the outcome]")[1],
-                        flags=re.M)
+    judged = re.findall(
+        r"^(skipping|ok|failed|fatal): \[(\S+)\]", proc.stdout.split("PLAY [Judge the outcome]")[1], flags=re.M
+    )
     assert ("skipping", "web-2") in judged and ("ok", "web-1") in judged and ("ok", "web-3") in judged
     assert counters["web-2"]["failed"] == 0 and counters["web-2"]["changed"] == 0
 
@@ -137,8 +152,17 @@ def cli(fleet, ansible_env, tmp_path):
 
     def run(*argv: str):
         report_dir = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
-        args = [AZLIN_FLEET, argv[0], *argv[1:], "-i", str(fleet.hosts_yml), "--report-dir", str(report_dir),
-                "--format", "json"]
+        args = [
+            AZLIN_FLEET,
+            argv[0],
+            *argv[1:],
+            "-i",
+            str(fleet.hosts_yml),
+            "--report-dir",
+            str(report_dir),
+            "--format",
+            "json",
+        ]
         proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
         reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
         return proc, (json.loads(reports[-1].read_text()) if reports else None)
@@ -159,15 +183,26 @@ def test_an_unmeasurable_host_is_its_own_outcome_never_a_failure(fleet, cli) -> 
     proc, report = cli("run", "touch /tmp/wf_trace", "--pool", "ci", "--if-cpu-below", "50")
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"} == {
-        "ci-1": "unmeasurable", "ci-2": "unmeasurable"}
+        "ci-1": "unmeasurable",
+        "ci-2": "unmeasurable",
+    }
     assert report["run"]["nothing_selected"]["reason"].startswith("every target was gated, unmeasurable")
     assert not any(fleet.host_path(h, "/tmp/wf_trace").exists() for h in ("ci-1", "ci-2"))
 
 
 def test_workflow_from_the_cli_is_gated_and_counted_like_a_run(fleet, cli) -> None:
     fleet.set_load("web-2", cpu=95)  # far from the gate, whatever the machine's load does to the sampling
-    proc, report = cli("workflow", str(FILES / "touch.yaml"), "--pool", "web-servers", "--if-cpu-below", "50",
-                       "--count", "1", "--smart-route")
+    proc, report = cli(
+        "workflow",
+        str(FILES / "touch.yaml"),
+        "--pool",
+        "web-servers",
+        "--if-cpu-below",
+        "50",
+        "--count",
+        "1",
+        "--smart-route",
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
     assert statuses["web-2"] == "gated"
@@ -181,9 +216,24 @@ def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
     started, finished = "/tmp/wf_a_end", "/tmp/wf_b_start"
     command = f"touch {started}; sleep 4; touch {finished}"
-    child = subprocess.Popen([AZLIN_FLEET, "run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml),
-                              "--report-dir", str(tmp_path / "reports")], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    child = subprocess.Popen(
+        [
+            AZLIN_FLEET,
+            "run",
+            command,
+            "--pool",
+            "web-servers",
+            "-i",
+            str(fleet.hosts_yml),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not all(fleet.host_path(h, started).exists() for h in WEB):
         assert time.monotonic() < deadline, "the command never started"
@@ -206,11 +256,21 @@ def test_controller_memory_stays_bounded_by_the_output_received(fleet, ansible_b
         report_dir = tmp_path / label
         vars_file = tmp_path / f"{label}.json"
         vars_file.write_text(json.dumps({"fleet_command": command, "fleet_targets": hosts}))
-        env = dict(ansible_env, ANSIBLE_CALLBACKS_ENABLED="azlin.fleet.fleet_report",
-                   AZLIN_FLEET_REPORT_DIR=str(report_dir), AZLIN_FLEET_REPORT_NAME="report",
-                   AZLIN_FLEET_REPORT_FORMATS="json")
-        playbook = [str(ansible_bin / "ansible-playbook"), "-i", str(fleet.hosts_yml), "-e", f"@{vars_file}",
-                    "azlin.fleet.run"]
+        env = dict(
+            ansible_env,
+            ANSIBLE_CALLBACKS_ENABLED="azlin.fleet.fleet_report",
+            AZLIN_FLEET_REPORT_DIR=str(report_dir),
+            AZLIN_FLEET_REPORT_NAME="report",
+            AZLIN_FLEET_REPORT_FORMATS="json",
+        )
+        playbook = [
+            str(ansible_bin / "ansible-playbook"),
+            "-i",
+            str(fleet.hosts_yml),
+            "-e",
+            f"@{vars_file}",
+            "azlin.fleet.run",
+        ]
         # the main ansible-playbook process's own peak (VmHWM), read until it exits: the workers each hold only
         # their own host's result for a moment; what must not grow with the fleet's output is the main process
         child = subprocess.Popen(playbook, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

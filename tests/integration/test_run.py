@@ -60,18 +60,32 @@ def marked(fleet, hosts=ALL, path="/tmp/run_marker") -> list[str]:
 def test_rolling_stops_at_the_first_unhealthy_host(fleet, run) -> None:
     fleet.host_path("web-3", "/tmp/run_unhealthy").write_text("sick\n")
     proc, report = run(
-        fleet_command="touch /tmp/run_marker", fleet_targets="tag_env_dev", fleet_sequence=1,
-        fleet_health_cmd="test ! -e /tmp/run_unhealthy", fleet_health_timeout=1, fleet_health_interval=0.3,
+        fleet_command="touch /tmp/run_marker",
+        fleet_targets="tag_env_dev",
+        fleet_sequence=1,
+        fleet_health_cmd="test ! -e /tmp/run_unhealthy",
+        fleet_health_timeout=1,
+        fleet_health_interval=0.3,
     )
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert marked(fleet) == ["web-1", "web-2", "web-3"]  # ci-1, ci-2 untouched
     results = command_results(report)
     assert {h: results[h]["status"] for h in DEV} == {
-        "web-1": "ok", "web-2": "ok", "web-3": "failed", "ci-1": "not_started", "ci-2": "not_started"}
+        "web-1": "ok",
+        "web-2": "ok",
+        "web-3": "failed",
+        "ci-1": "not_started",
+        "ci-2": "not_started",
+    }
     assert results["web-3"]["reason"].startswith("unhealthy: Health check command 'test ! -e /tmp/run_unhealthy'")
     assert results["ci-1"]["reason"] == "rollout stopped after 'web-3' failed (failed)"
     assert host_status(report) == {
-        "web-1": "ok", "web-2": "ok", "web-3": "failed", "ci-1": "not_started", "ci-2": "not_started"}
+        "web-1": "ok",
+        "web-2": "ok",
+        "web-3": "failed",
+        "ci-1": "not_started",
+        "ci-2": "not_started",
+    }
 
 
 # A VM that went away has no live SSH master connection to hide the outage behind.
@@ -87,7 +101,10 @@ def test_retry_recovers_a_failing_command_and_an_unreachable_host(fleet, run) ->
         proc, report = run(
             # Fails on its first attempt on every host, succeeds on the next one.
             fleet_command="test -e /tmp/run_attempt || { touch /tmp/run_attempt; exit 3; }; touch /tmp/run_marker",
-            fleet_targets="web-1:web-2", fleet_retries=5, fleet_retry_delay=1, env_extra=NO_MASTER,
+            fleet_targets="web-1:web-2",
+            fleet_retries=5,
+            fleet_retry_delay=1,
+            env_extra=NO_MASTER,
         )
     finally:
         restore.join()
@@ -103,8 +120,9 @@ def test_retry_recovers_a_failing_command_and_an_unreachable_host(fleet, run) ->
 
 def test_unreachable_host_is_reported_after_its_retries(fleet, run) -> None:
     fleet.fault("web-2", "cut")
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="web-1:web-2", fleet_retries=1,
-                       env_extra=NO_MASTER)
+    proc, report = run(
+        fleet_command="touch /tmp/run_marker", fleet_targets="web-1:web-2", fleet_retries=1, env_extra=NO_MASTER
+    )
     assert proc.returncode == 2
     results = command_results(report)
     assert (results["web-2"]["status"], results["web-2"]["attempts"]) == ("unreachable", 2)
@@ -114,15 +132,27 @@ def test_unreachable_host_is_reported_after_its_retries(fleet, run) -> None:
 def test_timeout_kills_the_command_on_the_host(fleet, run, run_ansible) -> None:
     started = time.monotonic()
     proc, report = run(
-        fleet_command="echo $$ > /tmp/run_sleeper.pid; sleep 67", fleet_targets="web-1", fleet_timeout=2,
+        fleet_command="echo $$ > /tmp/run_sleeper.pid; sleep 67",
+        fleet_targets="web-1",
+        fleet_timeout=2,
     )
     assert time.monotonic() - started < 40
     assert proc.returncode == 2
     result = command_results(report)["web-1"]
     assert (result["status"], result["rc"], result["reason"]) == ("timeout", 124, "killed after the 2s timeout")
     assert fleet.host_path("web-1", "/tmp/run_sleeper.pid").exists()  # it did start
-    check = run_ansible(["ansible", "-i", str(fleet.hosts_yml), "web-1", "-m", "ansible.builtin.shell",
-                         "-a", "pgrep -f 'slee[p] 67' || echo none"])
+    check = run_ansible(
+        [
+            "ansible",
+            "-i",
+            str(fleet.hosts_yml),
+            "web-1",
+            "-m",
+            "ansible.builtin.shell",
+            "-a",
+            "pgrep -f 'slee[p] 67' || echo none",
+        ]
+    )
     assert check.returncode == 0, check.stdout
     assert "none" in check.stdout  # no process left on the host
 
@@ -130,12 +160,19 @@ def test_timeout_kills_the_command_on_the_host(fleet, run, run_ansible) -> None:
 def test_error_budget_stops_new_hosts_once_exceeded(fleet, run) -> None:
     proc, report = run(
         fleet_command='case "$(hostname)" in web-1|web-2) exit 1;; esac; touch /tmp/run_marker',
-        fleet_targets="tag_env_dev", fleet_parallel=1, fleet_max_failures=1,
+        fleet_targets="tag_env_dev",
+        fleet_parallel=1,
+        fleet_max_failures=1,
     )
     assert proc.returncode == 2
     results = command_results(report)
     assert {h: results[h]["status"] for h in DEV} == {
-        "web-1": "failed", "web-2": "failed", "web-3": "not_started", "ci-1": "not_started", "ci-2": "not_started"}
+        "web-1": "failed",
+        "web-2": "failed",
+        "web-3": "not_started",
+        "ci-1": "not_started",
+        "ci-2": "not_started",
+    }
     assert "error budget exhausted: 2 host(s) failed (web-1, web-2), max_failures is 1" in results["web-3"]["reason"]
     assert marked(fleet) == []
 
@@ -143,9 +180,13 @@ def test_error_budget_stops_new_hosts_once_exceeded(fleet, run) -> None:
 def test_become_chdir_environment_and_gate_through_routing(fleet, run) -> None:
     fleet.set_load("web-2", cpu=90)
     proc, report = run(
-        fleet_command='echo "$(pwd) $FLEET_GREETING $(id -un)" > /tmp/run_marker', fleet_targets="pool_web_servers",
-        fleet_chdir="/tmp", fleet_environment={"FLEET_GREETING": "hello"}, fleet_become=True,
-        fleet_gate="cpu<50", fleet_probe_interval=0.3,
+        fleet_command='echo "$(pwd) $FLEET_GREETING $(id -un)" > /tmp/run_marker',
+        fleet_targets="pool_web_servers",
+        fleet_chdir="/tmp",
+        fleet_environment={"FLEET_GREETING": "hello"},
+        fleet_become=True,
+        fleet_gate="cpu<50",
+        fleet_probe_interval=0.3,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == ["web-1", "web-3"]  # web-2 gated out by the route action
@@ -183,8 +224,13 @@ def test_invalid_input_fails_before_any_host_is_touched(fleet, run, extra: dict,
 
 def test_dry_run_with_a_gate_probes_but_runs_nothing(fleet, run) -> None:
     fleet.set_load("web-3", cpu=95)
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", fleet_gate="cpu<50",
-                       fleet_dry_run=True, fleet_probe_interval=0.3)
+    proc, report = run(
+        fleet_command="touch /tmp/run_marker",
+        fleet_targets="pool_web_servers",
+        fleet_gate="cpu<50",
+        fleet_dry_run=True,
+        fleet_probe_interval=0.3,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == []
     plan = report["plans"][-1]
@@ -207,8 +253,9 @@ def test_command_spelled_like_a_boolean_or_number_is_run_as_text(fleet, run, com
 
 def test_limit_narrows_the_targets_without_a_controller_play(fleet, run) -> None:
     # --limit leaves localhost out of the play hosts; the controller work must not depend on it
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers",
-                       args=("--limit", "web-2"))
+    proc, report = run(
+        fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", args=("--limit", "web-2")
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == ["web-2"]
     assert set(command_results(report)) == {"web-2"}
@@ -217,12 +264,21 @@ def test_limit_narrows_the_targets_without_a_controller_play(fleet, run) -> None
 
 def test_limit_with_sequence_and_routing(fleet, run) -> None:
     fleet.set_load("stage-2", cpu=90)
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="all", fleet_sequence=1,
-                       fleet_gate="cpu<50", fleet_probe_interval=0.3, args=("--limit", "stage-1:stage-2:stage-3"))
+    proc, report = run(
+        fleet_command="touch /tmp/run_marker",
+        fleet_targets="all",
+        fleet_sequence=1,
+        fleet_gate="cpu<50",
+        fleet_probe_interval=0.3,
+        args=("--limit", "stage-1:stage-2:stage-3"),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == ["stage-1", "stage-3"]
     assert {h["host"]: h["status"] for h in report["plans"][-1]["hosts"]} == {
-        "stage-1": "selected", "stage-2": "gated", "stage-3": "selected"}
+        "stage-1": "selected",
+        "stage-2": "gated",
+        "stage-3": "selected",
+    }
 
 
 @pytest.mark.parametrize("smart_route", [False, True], ids=["inventory-order", "smart-route"])
@@ -230,8 +286,13 @@ def test_dry_run_without_a_gate_shows_hosts_order_and_metrics(fleet, run, smart_
     fleet.set_load("web-1", cpu=70, mem=10)
     fleet.set_load("web-2", cpu=40, mem=10)
     fleet.set_load("web-3", cpu=10, mem=10)
-    proc, report = run(fleet_command="touch /tmp/run_marker", fleet_targets="pool_web_servers", fleet_dry_run=True,
-                       fleet_smart_route=smart_route, fleet_probe_interval=0.3)
+    proc, report = run(
+        fleet_command="touch /tmp/run_marker",
+        fleet_targets="pool_web_servers",
+        fleet_dry_run=True,
+        fleet_smart_route=smart_route,
+        fleet_probe_interval=0.3,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == []
     assert command_results(report) == {}
@@ -250,8 +311,11 @@ def test_plain_command_keeps_streams_env_and_chdir_and_closes_stdin(fleet, run) 
     """Without become the command runs as one SSH exec (no Python on the host): the task environment and chdir
     still apply, stdout and stderr stay apart (no terminal), and a command reading stdin gets EOF, not a hang."""
     proc, report = run(
-        fleet_targets="web-1", fleet_command="cat; echo out-$FLEET_GREETING; pwd; echo err-stream >&2; exit 3",
-        fleet_chdir="/tmp", fleet_environment={"FLEET_GREETING": "hello"}, fleet_timeout=60,
+        fleet_targets="web-1",
+        fleet_command="cat; echo out-$FLEET_GREETING; pwd; echo err-stream >&2; exit 3",
+        fleet_chdir="/tmp",
+        fleet_environment={"FLEET_GREETING": "hello"},
+        fleet_timeout=60,
     )
     result = command_results(report)["web-1"]
     assert (result["status"], result["rc"]) == ("failed", 3), proc.stdout
@@ -282,8 +346,12 @@ def test_a_host_frozen_mid_command_ends_at_the_controller_deadline(fleet, run, t
         quiet = tmp_path / "no-keepalive.yml"
         quiet.write_text(fleet.hosts_yml.read_text().replace("-o ServerAliveInterval=5 -o ServerAliveCountMax=2", ""))
         assert "ServerAlive" not in quiet.read_text()
-        proc, report = run(fleet_command="touch /tmp/run_attempt; sleep 3; touch /tmp/run_marker",
-                           fleet_targets="pool_web_servers", fleet_timeout=4, args=("-i", str(quiet)))
+        proc, report = run(
+            fleet_command="touch /tmp/run_attempt; sleep 3; touch /tmp/run_marker",
+            fleet_targets="pool_web_servers",
+            fleet_timeout=4,
+            args=("-i", str(quiet)),
+        )
     finally:
         freezer.join()
         fleet.fault("web-1", "thaw")

@@ -130,14 +130,18 @@ def test_dry_run_prints_the_plan_and_touches_no_host(fleet, workflow) -> None:
 
 INVALID = [
     pytest.param("invalid_cycle.yaml", ["Dependency cycle", "a -> c -> b -> a"], id="cycle"),
-    pytest.param("invalid_unknown_dep.yaml", ["requires unknown step 'biuld'", "Did you mean 'build'?"],
-                 id="unknown-dep"),
+    pytest.param(
+        "invalid_unknown_dep.yaml", ["requires unknown step 'biuld'", "Did you mean 'build'?"], id="unknown-dep"
+    ),
     pytest.param("invalid_duplicate.yaml", ["duplicate name (first defined at steps[0])"], id="duplicate"),
     pytest.param("invalid_unknown_key.yaml", ["unknown key 'retires'"], id="unknown-key"),
     pytest.param("invalid_gate.yaml", ["bad gate 'cpu<<50'"], id="bad-gate"),
     pytest.param("invalid_type.yaml", ["'timeout' must be a positive number of seconds"], id="wrong-type"),
-    pytest.param("invalid_many.yaml", ["4 problem(s)", "unknown top-level key", "unknown step 'ghost'",
-                                       "duplicate name", "bad gate 'load<<1'"], id="all-at-once"),
+    pytest.param(
+        "invalid_many.yaml",
+        ["4 problem(s)", "unknown top-level key", "unknown step 'ghost'", "duplicate name", "bad gate 'load<<1'"],
+        id="all-at-once",
+    ),
 ]
 
 
@@ -160,8 +164,9 @@ def test_alias_bomb_is_refused_quickly_before_any_host_is_touched(fleet, run_pla
     levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + levels)  # 9^10 nodes once expanded, 600 bytes
-    proc = run_playbook("azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(bomb), "fleet_targets": "web-1"},
-                        timeout=60)
+    proc = run_playbook(
+        "azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(bomb), "fleet_targets": "web-1"}, timeout=60
+    )
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert "its aliases expand to more than 50000 nodes" in proc.stdout
 
@@ -169,8 +174,9 @@ def test_alias_bomb_is_refused_quickly_before_any_host_is_touched(fleet, run_pla
 def test_a_file_that_is_not_a_workflow_is_never_echoed(fleet, run_playbook, tmp_path) -> None:
     secret = tmp_path / "shadow"
     secret.write_text("root:$6$s3cr3tSALT$hashhashhash:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n")
-    proc = run_playbook("azlin.fleet.workflow",
-                        extra_vars={"fleet_workflow_file": str(secret), "fleet_targets": "web-1"})
+    proc = run_playbook(
+        "azlin.fleet.workflow", extra_vars={"fleet_workflow_file": str(secret), "fleet_targets": "web-1"}
+    )
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert "unknown top-level key" in proc.stdout
     assert "s3cr3t" not in proc.stdout + proc.stderr and "hashhash" not in proc.stdout + proc.stderr

@@ -39,8 +39,18 @@ def _run(tmp_path: Path, **changes: object) -> PlaybookRun:
         pytest.param({"fleet_count": 3, "fleet_dry_run": True, "fleet_parallel": "50%"}, id="types"),
         pytest.param({"fleet_command": "echo: colon, {brace} [x] # not a comment"}, id="yaml-syntax"),
         # strings YAML would read as another type (ansible resolves !unsafe scalars as if they were plain)
-        pytest.param({"fleet_command": "true", "fleet_targets": "yes", "fleet_parallel": "16", "fleet_gate": "1.5",
-                      "fleet_route_by": "null", "fleet_chdir": "~", "fleet_health_url": "off"}, id="yaml-look-alikes"),
+        pytest.param(
+            {
+                "fleet_command": "true",
+                "fleet_targets": "yes",
+                "fleet_parallel": "16",
+                "fleet_gate": "1.5",
+                "fleet_route_by": "null",
+                "fleet_chdir": "~",
+                "fleet_health_url": "off",
+            },
+            id="yaml-look-alikes",
+        ),
     ],
 )
 def test_extra_vars_round_trip_through_ansibles_loader(extra_vars: dict[str, object]) -> None:

@@ -56,7 +56,8 @@ def scripted(*outcomes: bool):
 def test_wait_healthy_needs_consecutive_successes_within_timeout(outcomes, successes, expected) -> None:
     clock = Clock()
     healthy, probes, elapsed, last = health_check.wait_healthy(
-        scripted(*outcomes), interval=2, timeout=10, successes=successes, clock=clock, sleep=clock.sleep)
+        scripted(*outcomes), interval=2, timeout=10, successes=successes, clock=clock, sleep=clock.sleep
+    )
     assert (healthy, probes) == expected
     assert last == ("up" if healthy else "down")
     assert elapsed <= 10
@@ -108,8 +109,9 @@ def test_probe_url_compares_the_status(http_server: str) -> None:
 def run_module(tmp_path: Path, **args: object) -> tuple[int, dict]:
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    proc = subprocess.run([sys.executable, str(MODULE), str(args_file)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, str(MODULE), str(args_file)], capture_output=True, text=True, timeout=60, check=False
+    )
     return proc.returncode, json.loads(proc.stdout)
 
 

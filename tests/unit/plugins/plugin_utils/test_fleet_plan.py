@@ -53,8 +53,12 @@ def read_file(path: str) -> str:
     return FILES[path]
 
 
-def plan(values: dict[str, Any], hosts: tuple[str, ...] = HOSTS, targets: str | None = "pool_web",
-         reader: Callable[[str], str] = read_file) -> Any:
+def plan(
+    values: dict[str, Any],
+    hosts: tuple[str, ...] = HOSTS,
+    targets: str | None = "pool_web",
+    reader: Callable[[str], str] = read_file,
+) -> Any:
     return plan_fleet(values, hosts, targets, reader)
 
 
@@ -72,9 +76,13 @@ def refused(values: dict[str, Any], targets: str | None = "pool_web") -> list[st
     [
         pytest.param({"fleet_command": "uptime"}, "run", ["run"], [["run"]], id="command-is-a-one-step-run"),
         pytest.param({"fleet_command": 42}, "run", ["run"], [["run"]], id="numeric-command-is-text"),
-        pytest.param({"fleet_workflow_file": "deploy.yaml"}, "workflow",
-                     ["build", "migrate", "lint", "restart", "smoke", "page"],
-                     [["build", "lint", "migrate"], ["restart", "smoke"]], id="workflow-file"),
+        pytest.param(
+            {"fleet_workflow_file": "deploy.yaml"},
+            "workflow",
+            ["build", "migrate", "lint", "restart", "smoke", "page"],
+            [["build", "lint", "migrate"], ["restart", "smoke"]],
+            id="workflow-file",
+        ),
     ],
 )
 def test_run_versus_workflow(values: dict[str, Any], kind: str, steps: list[str], segments: list[list[str]]) -> None:
@@ -92,10 +100,14 @@ def test_numeric_command_stays_the_command_text() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        pytest.param({}, "Nothing to run: neither fleet_command, fleet_workflow nor fleet_workflow_file is set",
-                     id="nothing"),
-        pytest.param({"fleet_command": "x", "fleet_workflow_file": "deploy.yaml"},
-                     "Conflicting input: fleet_command and fleet_workflow_file are all set", id="both"),
+        pytest.param(
+            {}, "Nothing to run: neither fleet_command, fleet_workflow nor fleet_workflow_file is set", id="nothing"
+        ),
+        pytest.param(
+            {"fleet_command": "x", "fleet_workflow_file": "deploy.yaml"},
+            "Conflicting input: fleet_command and fleet_workflow_file are all set",
+            id="both",
+        ),
     ],
 )
 def test_nothing_or_two_things_to_run_is_refused(values: dict[str, Any], message: str) -> None:
@@ -104,20 +116,29 @@ def test_nothing_or_two_things_to_run_is_refused(values: dict[str, Any], message
 
 
 def test_every_problem_is_collected_at_once() -> None:
-    messages = refused({
-        "fleet_workflow": {"name": "w", "steps": [{"name": "a", "command": "x", "retires": 1}]},
-        "fleet_smart_route": "maybe",
-        "fleet_targets": ["web"],
-        "fleet_retry_delay": -1,
-        "fleet_parallel": "lots",
-        "fleet_gate": "cpu<<5",
-        "fleet_max_failures": "many",
-        "fleet_sequence": 0,
-    })
+    messages = refused(
+        {
+            "fleet_workflow": {"name": "w", "steps": [{"name": "a", "command": "x", "retires": 1}]},
+            "fleet_smart_route": "maybe",
+            "fleet_targets": ["web"],
+            "fleet_retry_delay": -1,
+            "fleet_parallel": "lots",
+            "fleet_gate": "cpu<<5",
+            "fleet_max_failures": "many",
+            "fleet_sequence": 0,
+        }
+    )
     joined = "\n".join(messages)
-    for fragment in ("unknown key 'retires'", "Invalid fleet_smart_route", "Invalid fleet_targets",
-                     "Invalid fleet_retry_delay", "fleet_parallel", "cpu<<5", "Invalid max_failures",
-                     "Invalid fleet_sequence"):
+    for fragment in (
+        "unknown key 'retires'",
+        "Invalid fleet_smart_route",
+        "Invalid fleet_targets",
+        "Invalid fleet_retry_delay",
+        "fleet_parallel",
+        "cpu<<5",
+        "Invalid max_failures",
+        "Invalid fleet_sequence",
+    ):
         assert fragment in joined, fragment
     assert len(messages) == len(set(messages)), "fleet_parallel is checked twice but reported once"
 
@@ -130,7 +151,8 @@ def test_a_missing_workflow_file_is_a_refusal_naming_the_file() -> None:
 def test_no_targets_anywhere_is_refused() -> None:
     inline = {"name": "w", "steps": [{"name": "a", "command": "x"}]}
     assert refused({"fleet_workflow": inline}, targets=None) == [
-        "Workflow 'w': no targets. Set 'targets:' in the workflow or pass fleet_targets."]
+        "Workflow 'w': no targets. Set 'targets:' in the workflow or pass fleet_targets."
+    ]
     assert plan({"fleet_workflow_file": "deploy.yaml"}, targets=None).targets == "pool_web"  # the workflow's own
     assert plan({"fleet_workflow_file": "deploy.yaml"}, targets="tag_env_x").targets == "tag_env_x"
 
@@ -157,8 +179,16 @@ def test_check_plan_vars_converts_text(values: dict[str, Any], converted: dict[s
 
 
 def test_read_plan_vars_keeps_only_plan_variables_that_are_set() -> None:
-    task_vars = {"fleet_command": "uptime", "fleet_gate": "", "fleet_count": None, "fleet_parallel": " ",
-                 "fleet_timeout": 5, "ansible_host": "10.0.0.1", "fleet_unrelated": 1, "fleet_dry_run": False}
+    task_vars = {
+        "fleet_command": "uptime",
+        "fleet_gate": "",
+        "fleet_count": None,
+        "fleet_parallel": " ",
+        "fleet_timeout": 5,
+        "ansible_host": "10.0.0.1",
+        "fleet_unrelated": 1,
+        "fleet_dry_run": False,
+    }
     assert read_plan_vars(task_vars) == {"fleet_command": "uptime", "fleet_timeout": 5, "fleet_dry_run": False}
 
 
@@ -187,27 +217,90 @@ def test_routing_is_asked_for_or_implied_by_gate_count_route_by(values: dict[str
 @pytest.mark.parametrize(
     ("values", "hosts", "expected"),
     [
-        pytest.param({"fleet_command": "x"}, HOSTS,
-                     {"probe": False, "probe_pattern": NO_HOSTS, "run_pattern": "pool_web", "run_group": None,
-                      "judge_pattern": "pool_web"}, id="plain-run"),
-        pytest.param({"fleet_command": "x", "fleet_gate": "idle"}, HOSTS,
-                     {"probe": True, "probe_pattern": "pool_web", "run_pattern": ROUTED_GROUP,
-                      "run_group": ROUTED_GROUP, "judge_pattern": "pool_web"}, id="routed-run"),
-        pytest.param({"fleet_command": "x", "fleet_dry_run": True}, HOSTS,
-                     {"probe": True, "probe_pattern": "pool_web", "run_pattern": NO_HOSTS, "run_group": None,
-                      "judge_pattern": NO_HOSTS}, id="dry-run-of-a-command-probes-read-only"),
-        pytest.param({"fleet_workflow_file": "deploy.yaml", "fleet_dry_run": True}, HOSTS,
-                     {"probe": False, "probe_pattern": NO_HOSTS, "run_pattern": NO_HOSTS, "run_group": None,
-                      "judge_pattern": NO_HOSTS}, id="dry-run-of-a-workflow-touches-nothing"),
-        pytest.param({"fleet_workflow_file": "deploy.yaml", "fleet_dry_run": True, "fleet_count": 1}, HOSTS,
-                     {"probe": True, "probe_pattern": "pool_web", "run_pattern": NO_HOSTS, "run_group": None,
-                      "judge_pattern": NO_HOSTS}, id="routed-dry-run-probes-only"),
-        pytest.param({"fleet_command": "x", "fleet_gate": "idle"}, (),
-                     {"probe": False, "probe_pattern": NO_HOSTS, "run_pattern": NO_HOSTS, "run_group": None,
-                      "judge_pattern": NO_HOSTS}, id="no-hosts-runs-nothing"),
-        pytest.param({"fleet_command": "x", "fleet_dry_run": True}, (),
-                     {"probe": False, "probe_pattern": NO_HOSTS, "run_pattern": NO_HOSTS, "run_group": None,
-                      "judge_pattern": NO_HOSTS}, id="no-hosts-dry-run"),
+        pytest.param(
+            {"fleet_command": "x"},
+            HOSTS,
+            {
+                "probe": False,
+                "probe_pattern": NO_HOSTS,
+                "run_pattern": "pool_web",
+                "run_group": None,
+                "judge_pattern": "pool_web",
+            },
+            id="plain-run",
+        ),
+        pytest.param(
+            {"fleet_command": "x", "fleet_gate": "idle"},
+            HOSTS,
+            {
+                "probe": True,
+                "probe_pattern": "pool_web",
+                "run_pattern": ROUTED_GROUP,
+                "run_group": ROUTED_GROUP,
+                "judge_pattern": "pool_web",
+            },
+            id="routed-run",
+        ),
+        pytest.param(
+            {"fleet_command": "x", "fleet_dry_run": True},
+            HOSTS,
+            {
+                "probe": True,
+                "probe_pattern": "pool_web",
+                "run_pattern": NO_HOSTS,
+                "run_group": None,
+                "judge_pattern": NO_HOSTS,
+            },
+            id="dry-run-of-a-command-probes-read-only",
+        ),
+        pytest.param(
+            {"fleet_workflow_file": "deploy.yaml", "fleet_dry_run": True},
+            HOSTS,
+            {
+                "probe": False,
+                "probe_pattern": NO_HOSTS,
+                "run_pattern": NO_HOSTS,
+                "run_group": None,
+                "judge_pattern": NO_HOSTS,
+            },
+            id="dry-run-of-a-workflow-touches-nothing",
+        ),
+        pytest.param(
+            {"fleet_workflow_file": "deploy.yaml", "fleet_dry_run": True, "fleet_count": 1},
+            HOSTS,
+            {
+                "probe": True,
+                "probe_pattern": "pool_web",
+                "run_pattern": NO_HOSTS,
+                "run_group": None,
+                "judge_pattern": NO_HOSTS,
+            },
+            id="routed-dry-run-probes-only",
+        ),
+        pytest.param(
+            {"fleet_command": "x", "fleet_gate": "idle"},
+            (),
+            {
+                "probe": False,
+                "probe_pattern": NO_HOSTS,
+                "run_pattern": NO_HOSTS,
+                "run_group": None,
+                "judge_pattern": NO_HOSTS,
+            },
+            id="no-hosts-runs-nothing",
+        ),
+        pytest.param(
+            {"fleet_command": "x", "fleet_dry_run": True},
+            (),
+            {
+                "probe": False,
+                "probe_pattern": NO_HOSTS,
+                "run_pattern": NO_HOSTS,
+                "run_group": None,
+                "judge_pattern": NO_HOSTS,
+            },
+            id="no-hosts-dry-run",
+        ),
     ],
 )
 def test_patterns_of_the_plays(values: dict[str, Any], hosts: tuple[str, ...], expected: dict[str, Any]) -> None:
@@ -241,13 +334,44 @@ def test_to_fact_holds_no_per_host_list() -> None:
 
 def test_to_fact_carries_what_the_playbooks_read() -> None:
     fact = plan({"fleet_workflow_file": "deploy.yaml", "fleet_sequence": 2, "fleet_retry_delay": "3"}).to_fact()
-    assert {k: fact[k] for k in ("kind", "name", "targets", "host_count", "dry_run", "routing", "probe", "serial",
-                                  "throttle", "stop_on_failure", "max_failures", "retry_delay", "tallies",
-                                  "barriers", "segments", "segment_indexes", "warnings")} == {
-        "kind": "workflow", "name": "deploy", "targets": "pool_web", "host_count": 3, "dry_run": False,
-        "routing": False, "probe": False, "serial": 2, "throttle": 0, "stop_on_failure": True, "max_failures": None,
-        "retry_delay": 3.0, "tallies": True, "barriers": ["migrate"],
-        "segments": [["build", "lint", "migrate"], ["restart", "smoke"]], "segment_indexes": [0, 1],
+    assert {
+        k: fact[k]
+        for k in (
+            "kind",
+            "name",
+            "targets",
+            "host_count",
+            "dry_run",
+            "routing",
+            "probe",
+            "serial",
+            "throttle",
+            "stop_on_failure",
+            "max_failures",
+            "retry_delay",
+            "tallies",
+            "barriers",
+            "segments",
+            "segment_indexes",
+            "warnings",
+        )
+    } == {
+        "kind": "workflow",
+        "name": "deploy",
+        "targets": "pool_web",
+        "host_count": 3,
+        "dry_run": False,
+        "routing": False,
+        "probe": False,
+        "serial": 2,
+        "throttle": 0,
+        "stop_on_failure": True,
+        "max_failures": None,
+        "retry_delay": 3.0,
+        "tallies": True,
+        "barriers": ["migrate"],
+        "segments": [["build", "lint", "migrate"], ["restart", "smoke"]],
+        "segment_indexes": [0, 1],
         "warnings": [],
     }
     assert [s["name"] for s in fact["steps"]] == ["build", "migrate", "lint", "restart", "smoke", "page"]
@@ -266,8 +390,15 @@ def test_run_flags_are_step_defaults_and_step_keys_win() -> None:
             {"name": "own", "command": "y", "timeout": 7, "become": False, "env": {"OWN": "1"}, "chdir": "/own"},
         ],
     }
-    got = plan({"fleet_workflow": workflow, "fleet_timeout": "30", "fleet_become": "yes",
-                "fleet_environment": {"FLAG": 1}, "fleet_chdir": "/srv"}).workflow
+    got = plan(
+        {
+            "fleet_workflow": workflow,
+            "fleet_timeout": "30",
+            "fleet_become": "yes",
+            "fleet_environment": {"FLAG": 1},
+            "fleet_chdir": "/srv",
+        }
+    ).workflow
     plain, own = got.step("plain"), got.step("own")
     assert (plain.timeout, plain.retries, plain.become, plain.env, plain.chdir) == (30, 1, True, {"FLAG": "1"}, "/srv")
     assert (own.timeout, own.retries, own.become, own.env, own.chdir) == (7, 1, False, {"OWN": "1"}, "/own")
@@ -289,14 +420,20 @@ def test_a_bad_run_flag_is_one_problem_naming_the_variable_however_many_steps() 
 # --- fleet_workflow as a mapping, JSON text or YAML text ------------------------------------------------------
 
 
-INLINE = {"name": "inline", "targets": "pool_ci",
-          "steps": [{"name": "a", "command": "echo a"}, {"name": "b", "command": "echo b", "requires": ["a"],
-                                                          "throttle": 2}]}
+INLINE = {
+    "name": "inline",
+    "targets": "pool_ci",
+    "steps": [{"name": "a", "command": "echo a"}, {"name": "b", "command": "echo b", "requires": ["a"], "throttle": 2}],
+}
 
 
 @pytest.mark.parametrize(
     "given",
-    [INLINE, json.dumps(INLINE), json.dumps(INLINE, indent=2), textwrap.dedent("""\
+    [
+        INLINE,
+        json.dumps(INLINE),
+        json.dumps(INLINE, indent=2),
+        textwrap.dedent("""\
         name: inline
         targets: pool_ci
         steps:
@@ -306,7 +443,8 @@ INLINE = {"name": "inline", "targets": "pool_ci",
             command: echo b
             requires: [a]
             throttle: 2
-        """)],
+        """),
+    ],
     ids=["mapping", "json-text", "json-text-indented", "yaml-text"],
 )
 def test_fleet_workflow_as_mapping_json_or_yaml_text(given: Any) -> None:
@@ -326,8 +464,9 @@ def test_sequence_alias_is_planned_as_throttle_with_a_warning_in_the_fact() -> N
     assert got.workflow.step("a").throttle == 1
     fact = got.to_fact()
     assert fact["steps"][0]["throttle"] == 1 and "sequence" not in fact["steps"][0]
-    assert fact["warnings"] == ["Step 'a': 'sequence' is deprecated; write 'throttle' (same meaning: at most N "
-                                "hosts run the step at once)"]
+    assert fact["warnings"] == [
+        "Step 'a': 'sequence' is deprecated; write 'throttle' (same meaning: at most N hosts run the step at once)"
+    ]
 
 
 # --- the lines every run prints first ----------------------------------------------------------------------------
@@ -369,4 +508,5 @@ def test_plan_lines_of_a_routed_rolling_run() -> None:
 def test_a_bad_boolean_read_by_the_plan_and_by_routing_is_one_problem() -> None:
     # fleet_dry_run is read by the plan and by the routing settings: one parser, so one problem, said once
     assert refused({"fleet_command": "true", "fleet_dry_run": "maybe"}) == [
-        "Invalid fleet_dry_run 'maybe': expected true or false. Set fleet_dry_run: true or false."]
+        "Invalid fleet_dry_run 'maybe': expected true or false. Set fleet_dry_run: true or false."
+    ]

@@ -22,8 +22,7 @@ PLAN = {"targets": "pool_web_servers", "dry_run": False, "hosts": ["web-1", "web
 
 
 def test_successful_run() -> None:
-    artifacts = build_job_artifacts({"web-1": outcome("ok"), "web-2": outcome("changed"), "web-3": outcome("ok")},
-                                    PLAN)
+    artifacts = build_job_artifacts({"web-1": outcome("ok"), "web-2": outcome("changed"), "web-3": outcome("ok")}, PLAN)
     assert artifacts["status"] == "successful"
     assert artifacts["exit_code"] == 0
     assert artifacts["counts"] == {"changed": 1, "ok": 2}
@@ -33,8 +32,13 @@ def test_successful_run() -> None:
 
 def test_failed_rollout_names_failed_and_not_started_hosts_folded() -> None:
     artifacts = build_job_artifacts(
-        {"stage-1": outcome("ok"), "stage-2": outcome("failed", "rc=1"), "stage-3": outcome("not_started"),
-         "stage-4": outcome("not_started"), "stage-5": outcome("timeout")},
+        {
+            "stage-1": outcome("ok"),
+            "stage-2": outcome("failed", "rc=1"),
+            "stage-3": outcome("not_started"),
+            "stage-4": outcome("not_started"),
+            "stage-5": outcome("timeout"),
+        },
         PLAN,
     )
     assert artifacts["status"] == "failed" and artifacts["exit_code"] == 1
@@ -117,8 +121,9 @@ def test_size_is_bounded_whatever_the_fleet_size() -> None:
         pytest.param(["web-1", "web-2", "db-1", "db-2", "db-7"], 30, ("db-[1-2,7],web-[1-2]", 0), id="fits"),
         pytest.param(["web-1", "web-2", "db-1", "db-2", "db-7"], 12, ("db-[1-2,7]", 2), id="cut-between-sets"),
         pytest.param(["a@1", "a@2", "a@3"], 8, ("a@1,a@2", 1), id="unfoldable-names-cut-between-names"),
-        pytest.param(["r1-n1", "r1-n2", "r2-n1", "r2-n2", "x"], 14, ("r[1-2]-n[1-2]", 1),
-                     id="two-ranges-count-product"),
+        pytest.param(
+            ["r1-n1", "r1-n2", "r2-n1", "r2-n2", "x"], 14, ("r[1-2]-n[1-2]", 1), id="two-ranges-count-product"
+        ),
     ],
 )
 def test_fold_bounded(hosts: list[str], limit: int, expected: tuple[str, int]) -> None:
@@ -127,17 +132,25 @@ def test_fold_bounded(hosts: list[str], limit: int, expected: tuple[str, int]) -
 
 def test_report_and_job_are_carried() -> None:
     artifacts = build_job_artifacts(
-        {"web-1": outcome("ok")}, PLAN,
+        {"web-1": outcome("ok")},
+        PLAN,
         job=JobIdentity(job_id="43", workflow_job_id="41", slice_number=2, slice_count=3),
         report={"name": "fleet-report-wf41-job43-slice2of3", "dir": "/runner/artifacts/fleet", "extra": "dropped"},
     )
-    assert artifacts["report"] == {"name": "fleet-report-wf41-job43-slice2of3", "dir": "/runner/artifacts/fleet",
-                                   "upload": None}
+    assert artifacts["report"] == {
+        "name": "fleet-report-wf41-job43-slice2of3",
+        "dir": "/runner/artifacts/fleet",
+        "upload": None,
+    }
     assert artifacts["job"] == {"job_id": "43", "workflow_job_id": "41", "slice": 2, "slice_count": 3}
 
 
-SLICE_VARS = {"awx_job_id": 43, "awx_workflow_job_id": 41, "awx_workflow_job_name": "fleet run",
-              "awx_job_template_name": "fleet run"}
+SLICE_VARS = {
+    "awx_job_id": 43,
+    "awx_workflow_job_id": 41,
+    "awx_workflow_job_name": "fleet run",
+    "awx_job_template_name": "fleet run",
+}
 
 
 @pytest.mark.parametrize(

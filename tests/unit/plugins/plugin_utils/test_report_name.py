@@ -21,14 +21,21 @@ STARTED = datetime(2026, 12, 4, 18, 5, 9, tzinfo=UTC)
     [
         pytest.param({"awx_job_id": 42}, "fleet-report-job42", id="awx-job"),
         pytest.param({"tower_job_id": 42}, "fleet-report-job42", id="tower-name-of-older-releases"),
-        pytest.param({"awx_job_id": 43, "awx_workflow_job_id": 41}, "fleet-report-wf41-job43",
-                     id="slice-or-workflow-node"),
-        pytest.param({"awx_job_id": 43, "awx_workflow_job_id": 41, "fleet_slice": "2/3"},
-                     "fleet-report-wf41-job43-slice2of3", id="slice-number-given"),
+        pytest.param(
+            {"awx_job_id": 43, "awx_workflow_job_id": 41}, "fleet-report-wf41-job43", id="slice-or-workflow-node"
+        ),
+        pytest.param(
+            {"awx_job_id": 43, "awx_workflow_job_id": 41, "fleet_slice": "2/3"},
+            "fleet-report-wf41-job43-slice2of3",
+            id="slice-number-given",
+        ),
         pytest.param({"awx_job_id": "7/../x"}, "fleet-report-job7_.._x", id="odd-id-made-file-safe"),
         pytest.param({}, "fleet-report-20261204T180509Z-ab12cd34", id="no-awx-time-and-suffix"),
-        pytest.param({"awx_job_id": None, "awx_workflow_job_id": ""}, "fleet-report-20261204T180509Z-ab12cd34",
-                     id="blank-survey-nulls-are-unset"),
+        pytest.param(
+            {"awx_job_id": None, "awx_workflow_job_id": ""},
+            "fleet-report-20261204T180509Z-ab12cd34",
+            id="blank-survey-nulls-are-unset",
+        ),
         pytest.param({"fleet_slice": "1/3"}, "fleet-report-20261204T180509Z-slice1of3-ab12cd34", id="runner-slice"),
     ],
 )
@@ -42,8 +49,10 @@ def test_name_uses_utc_whatever_the_start_zone() -> None:
 
 
 def test_slices_of_one_sliced_job_get_distinct_names_with_a_shared_prefix() -> None:
-    names = {name_report(read_job_identity({"awx_job_id": job, "awx_workflow_job_id": 41}), STARTED, "s")
-             for job in (42, 43, 44)}
+    names = {
+        name_report(read_job_identity({"awx_job_id": job, "awx_workflow_job_id": 41}), STARTED, "s")
+        for job in (42, 43, 44)
+    }
     assert names == {"fleet-report-wf41-job42", "fleet-report-wf41-job43", "fleet-report-wf41-job44"}
 
 

@@ -383,8 +383,9 @@ def test_azure_monitor_metrics_score_and_show_with_what_they_carry() -> None:
     assert score_host(azure) == 31.5  # no memory or load from Azure Monitor: the CPU alone
     assert score_host({**azure, "mem": 60.0}) == 60.0
     assert score_host(azure, "load") == 31.5  # a term it lacks orders by CPU
-    plan = {"hosts": [{"host": "web-1", "status": "selected", "order": 1, "score": 31.5, "metrics": azure,
-                       "reasons": []}]}
+    plan = {
+        "hosts": [{"host": "web-1", "status": "selected", "order": 1, "score": 31.5, "metrics": azure, "reasons": []}]
+    }
     assert plan_summary(plan) == ["  1 web-1 selected score= 31.5 cpu=31.5% (Azure Monitor, PT1M, 42s old)"]
 
 

@@ -368,8 +368,9 @@ def test_sequence_is_read_as_throttle_with_a_deprecation_warning() -> None:
         pytest.param({"timeout": 5}, {"timeout": 9}, {"timeout": 1}, {"timeout": 1}, id="step-key-wins-over-both"),
         pytest.param({"retries": 2}, {"become": True}, {}, {"retries": 2, "become": True}, id="defaults-merge"),
         pytest.param({}, {"become": True}, {"become": False}, {"become": False}, id="step-false-wins-over-flag"),
-        pytest.param({}, {"env": {"A": "1"}}, {"env": {"B": "2"}}, {"env": {"B": "2"}},
-                     id="env-is-replaced-not-merged"),
+        pytest.param(
+            {}, {"env": {"A": "1"}}, {"env": {"B": "2"}}, {"env": {"B": "2"}}, id="env-is-replaced-not-merged"
+        ),
     ],
 )
 def test_run_flag_defaults_override_workflow_defaults_but_not_step_keys(
@@ -379,8 +380,12 @@ def test_run_flag_defaults_override_workflow_defaults_but_not_step_keys(
     step = load_workflow_text(text, "wf.yaml", defaults=flags).step("a")
     for key, value in expected.items():
         assert getattr(step, key) == value, key
-    assert parse_workflow({"name": "w", "defaults": own, "steps": [{"name": "a", "command": "x", **step_keys}]},
-                          "wf", defaults=flags).step("a") == step
+    assert (
+        parse_workflow(
+            {"name": "w", "defaults": own, "steps": [{"name": "a", "command": "x", **step_keys}]}, "wf", defaults=flags
+        ).step("a")
+        == step
+    )
 
 
 def yaml_text(data: dict[str, Any]) -> str:
@@ -409,8 +414,14 @@ def fleet_dags(draw: st.DrawFn) -> Workflow:
     steps = []
     for i in range(count):
         requires = draw(st.lists(st.integers(min_value=0, max_value=i - 1), unique=True, max_size=3)) if i else []
-        steps.append({"name": f"s{i}", "command": "c", "requires": [f"s{j}" for j in requires],
-                      "fleet_wide": draw(st.booleans())})
+        steps.append(
+            {
+                "name": f"s{i}",
+                "command": "c",
+                "requires": [f"s{j}" for j in requires],
+                "fleet_wide": draw(st.booleans()),
+            }
+        )
     order = draw(st.permutations(range(count)))  # file order is not the dependency order
     return parse_workflow({"name": "p", "steps": [steps[i] for i in order]})
 
@@ -433,8 +444,9 @@ def test_segments_respect_requires_and_barriers(workflow: Workflow) -> None:
                 assert where[dep] <= where[step.name]
     # segments split only at fleet-wide steps: every segment after the first needs a barrier of an earlier one
     for i, seg in enumerate(segments[1:], 1):
-        assert any(workflow.step(d).fleet_wide and where[d] == i - 1
-                   for name in seg for d in workflow.step(name).requires)
+        assert any(
+            workflow.step(d).fleet_wide and where[d] == i - 1 for name in seg for d in workflow.step(name).requires
+        )
 
 
 def test_resolve_scripts_makes_paths_absolute_and_reports_missing(tmp_path: Path) -> None:

@@ -39,16 +39,43 @@ def test_bad_budget_is_a_usage_error(value: Any) -> None:
     ("failed", "max_failures", "stop", "action", "reason", "cause"),
     [
         pytest.param({}, None, True, "run", "", None, id="nothing-failed"),
-        pytest.param({"h3": "failed", "h1": "timeout"}, None, True, "not_started",
-                     "rollout stopped after 'h3' failed (failed)", "h3", id="stop-names-the-first-failed-host"),
+        pytest.param(
+            {"h3": "failed", "h1": "timeout"},
+            None,
+            True,
+            "not_started",
+            "rollout stopped after 'h3' failed (failed)",
+            "h3",
+            id="stop-names-the-first-failed-host",
+        ),
         pytest.param({"h1": "failed"}, 1, False, "run", "", None, id="within-budget"),
-        pytest.param({"h1": "failed", "h2": "timeout"}, 1, False, "not_started",
-                     "error budget exhausted: 2 host(s) failed (h1, h2), max_failures is 1", "h1",
-                     id="budget-exhausted"),
-        pytest.param({"h1": "failed"}, 0, False, "not_started",
-                     "error budget exhausted: 1 host(s) failed (h1), max_failures is 0", "h1", id="zero-budget"),
-        pytest.param({"h1": "failed", "h2": "failed"}, 5, True, "not_started",
-                     "rollout stopped after 'h1' failed (failed)", "h1", id="stop-wins-over-a-budget"),
+        pytest.param(
+            {"h1": "failed", "h2": "timeout"},
+            1,
+            False,
+            "not_started",
+            "error budget exhausted: 2 host(s) failed (h1, h2), max_failures is 1",
+            "h1",
+            id="budget-exhausted",
+        ),
+        pytest.param(
+            {"h1": "failed"},
+            0,
+            False,
+            "not_started",
+            "error budget exhausted: 1 host(s) failed (h1), max_failures is 0",
+            "h1",
+            id="zero-budget",
+        ),
+        pytest.param(
+            {"h1": "failed", "h2": "failed"},
+            5,
+            True,
+            "not_started",
+            "rollout stopped after 'h1' failed (failed)",
+            "h1",
+            id="stop-wins-over-a-budget",
+        ),
         pytest.param({"h1": "failed"}, None, False, "run", "", None, id="no-rule-no-stop"),
     ],
 )
@@ -63,11 +90,25 @@ def test_rollout_stops_at_first_failure_and_budget_holds(
 
 
 def test_run_workflow_builds_one_step_from_fleet_vars_and_names_bad_vars() -> None:
-    workflow = run_workflow({"fleet_command": "uptime", "fleet_timeout": "30", "fleet_retries": 2,
-                             "fleet_health_port": 8080, "fleet_environment": {"A": 1}, "fleet_chdir": ""})
+    workflow = run_workflow(
+        {
+            "fleet_command": "uptime",
+            "fleet_timeout": "30",
+            "fleet_retries": 2,
+            "fleet_health_port": 8080,
+            "fleet_environment": {"A": 1},
+            "fleet_chdir": "",
+        }
+    )
     step = workflow.step("run")
     assert (step.command, step.timeout, step.retries, step.health.port, step.env, step.chdir) == (
-        "uptime", 30, 2, 8080, {"A": "1"}, None)
+        "uptime",
+        30,
+        2,
+        8080,
+        {"A": "1"},
+        None,
+    )
     with pytest.raises(FleetValidationError, match="Invalid fleet_timeout: 'timeout' must be a positive number"):
         run_workflow({"fleet_command": "x", "fleet_timeout": -1})
     with pytest.raises(FleetUsageError, match="fleet_command: is missing"):
@@ -86,9 +127,17 @@ def test_run_workflow_keeps_string_fields_strings(text: str) -> None:
     boolean or a number is still the command text; only int/number/bool fields convert text."""
     step = run_workflow({"fleet_command": text, "fleet_health_cmd": text, "fleet_chdir": text}).step("run")
     assert (step.command, step.health.command, step.chdir) == (text, text, text)
-    typed = run_workflow({"fleet_command": "x", "fleet_become": "yes", "fleet_retries": "3", "fleet_timeout": "9",
-                          "fleet_health_port": "8080", "fleet_health_interval": "0.5",
-                          "fleet_health_successes": "2"}).step("run")
+    typed = run_workflow(
+        {
+            "fleet_command": "x",
+            "fleet_become": "yes",
+            "fleet_retries": "3",
+            "fleet_timeout": "9",
+            "fleet_health_port": "8080",
+            "fleet_health_interval": "0.5",
+            "fleet_health_successes": "2",
+        }
+    ).step("run")
     assert (typed.become, typed.retries, typed.timeout) == (True, 3, 9)
     assert (typed.health.port, typed.health.interval, typed.health.successes) == (8080, 0.5, 2)
     with pytest.raises(FleetValidationError, match="fleet_retries"):
@@ -107,9 +156,18 @@ def test_is_unset_only_none_and_blank_text(value: Any, unset: bool) -> None:
 @pytest.mark.parametrize(
     ("value", "kind", "expected"),
     [
-        ("42", "int", 42), (" 7 ", "number", 7), ("0.5", "number", 0.5), (".5", "number", 0.5),
-        ("0.5", "int", "0.5"), ("-3", "int", "-3"), ("yes", "bool", True), ("No", "bool", False),
-        ("maybe", "bool", "maybe"), ("42", "str", "42"), ("true", "str", "true"), (3, "bool", 3),
+        ("42", "int", 42),
+        (" 7 ", "number", 7),
+        ("0.5", "number", 0.5),
+        (".5", "number", 0.5),
+        ("0.5", "int", "0.5"),
+        ("-3", "int", "-3"),
+        ("yes", "bool", True),
+        ("No", "bool", False),
+        ("maybe", "bool", "maybe"),
+        ("42", "str", "42"),
+        ("true", "str", "true"),
+        (3, "bool", 3),
     ],
     ids=lambda v: repr(v),
 )

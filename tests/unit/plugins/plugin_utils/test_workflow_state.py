@@ -87,8 +87,9 @@ def test_fleet_wide_step_blocks_dependents_everywhere_when_the_tally_names_a_fai
         {"name": "restart", "command": "y", "requires": ["migrate"]},
     )
     assert decide_step(workflow, "restart", {}).action == "wait"
-    tally = tally_outcomes(None, {"h1": {"migrate": entry("ok")}, "h2": {"migrate": entry("failed", "migrate")}},
-                           ["migrate"])
+    tally = tally_outcomes(
+        None, {"h1": {"migrate": entry("ok")}, "h2": {"migrate": entry("failed", "migrate")}}, ["migrate"]
+    )
     assert tally == {"failed": {"h2": "failed"}, "fleet_wide": {"migrate": ["h2"]}}
     decision = decide_step(workflow, "restart", {"migrate": entry("ok")}, tally)
     assert (decision.action, decision.cause) == ("blocked", "migrate")
@@ -140,23 +141,45 @@ def test_tally_of_barriers_names_each_host_once_and_only_for_barrier_steps() -> 
 @pytest.mark.parametrize(
     ("states", "verdict", "expected"),
     [
-        pytest.param({"a": entry("ok"), "b": entry("skipped")}, None, ("ok", "2 step(s) ok or skipped", "ok"),
-                     id="ok"),
-        pytest.param({"a": entry("failed", "a", "exit code 1"), "b": entry("blocked", "a", "requires 'a'")},
-                     None, ("failed", "a failed: exit code 1; b blocked: requires 'a'", "failed"),
-                     id="worst-failure-names-every-failed-step"),
-        pytest.param({"a": entry("unreachable", "a"), "b": entry("timeout", "b")}, None,
-                     ("timeout", "a unreachable; b timeout", "failed"), id="timeout-worse-than-unreachable"),
+        pytest.param({"a": entry("ok"), "b": entry("skipped")}, None, ("ok", "2 step(s) ok or skipped", "ok"), id="ok"),
+        pytest.param(
+            {"a": entry("failed", "a", "exit code 1"), "b": entry("blocked", "a", "requires 'a'")},
+            None,
+            ("failed", "a failed: exit code 1; b blocked: requires 'a'", "failed"),
+            id="worst-failure-names-every-failed-step",
+        ),
+        pytest.param(
+            {"a": entry("unreachable", "a"), "b": entry("timeout", "b")},
+            None,
+            ("timeout", "a unreachable; b timeout", "failed"),
+            id="timeout-worse-than-unreachable",
+        ),
         pytest.param({}, None, ("not_started", "no step was recorded on this host", "failed"), id="nothing-recorded"),
-        pytest.param({"a": entry("skipped", reason="gate 'idle' not met")}, None,
-                     ("gated", "a: gate 'idle' not met", "skipped"), id="every-step-gated"),
-        pytest.param({}, {"status": "gated", "reason": "cpu 90% >= 50%"}, ("gated", "cpu 90% >= 50%", "skipped"),
-                     id="routing-gated"),
-        pytest.param({}, {"status": "unmeasurable", "reason": "no /proc"}, ("unmeasurable", "no /proc", "skipped"),
-                     id="routing-unmeasurable"),
+        pytest.param(
+            {"a": entry("skipped", reason="gate 'idle' not met")},
+            None,
+            ("gated", "a: gate 'idle' not met", "skipped"),
+            id="every-step-gated",
+        ),
+        pytest.param(
+            {},
+            {"status": "gated", "reason": "cpu 90% >= 50%"},
+            ("gated", "cpu 90% >= 50%", "skipped"),
+            id="routing-gated",
+        ),
+        pytest.param(
+            {},
+            {"status": "unmeasurable", "reason": "no /proc"},
+            ("unmeasurable", "no /proc", "skipped"),
+            id="routing-unmeasurable",
+        ),
         pytest.param({}, {"status": "not_selected"}, ("not_selected", "", "skipped"), id="routing-not-selected"),
-        pytest.param({"a": entry("ok")}, {"status": "selected", "reason": "least loaded"},
-                     ("ok", "1 step(s) ok or skipped", "ok"), id="selected-is-judged-by-its-steps"),
+        pytest.param(
+            {"a": entry("ok")},
+            {"status": "selected", "reason": "least loaded"},
+            ("ok", "1 step(s) ok or skipped", "ok"),
+            id="selected-is-judged-by-its-steps",
+        ),
     ],
 )
 def test_judge_outcome(states: dict[str, Any], verdict: dict[str, Any] | None, expected: tuple[str, str, str]) -> None:

@@ -77,11 +77,11 @@ class FakeHost:
     def commands(self) -> list[str]:
         return [args["argv"][-1] for module, args in self.calls if module == "ansible.builtin.command"]
 
-    def run(self, workflow: Workflow, names: list[str], mine: dict[str, dict[str, Any]] | None = None,
-            **kwargs: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    def run(
+        self, workflow: Workflow, names: list[str], mine: dict[str, dict[str, Any]] | None = None, **kwargs: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
         state = {} if mine is None else mine
-        entries = run_segment(workflow, names, state, execute=self.execute, sleep=self.sleep, slot=self.slot,
-                              **kwargs)
+        entries = run_segment(workflow, names, state, execute=self.execute, sleep=self.sleep, slot=self.slot, **kwargs)
         return entries, state
 
 
@@ -137,7 +137,12 @@ def test_failed_step_blocks_its_dependents_on_this_host_and_names_the_failed_ste
     assert host.commands == ["f", "x", "l", "r"]  # join never reaches the host; the independent 'right' does
     left, right, join = (by_step(entries)[n] for n in ("left", "right", "join"))
     assert (left["status"], left["reason"], left["cause"], left["rc"], left["stderr"]) == (
-        "failed", "exit code 3", "left", 3, "boom")
+        "failed",
+        "exit code 3",
+        "left",
+        3,
+        "boom",
+    )
     assert right["status"] == "ok"
     assert (join["status"], join["cause"], join["ignored"]) == ("blocked", "left", False)
     assert join["reason"] == "requires 'left', which failed on this host"
@@ -167,7 +172,9 @@ def test_on_failure_step_runs_on_the_failed_host_right_after_the_failure() -> No
     assert host.commands == ["d", "rb", "af"]
     assert [e["step"] for e in entries] == ["deploy", "rollback", "after"]
     assert (by_step(entries)["rollback"]["status"], by_step(entries)["rollback"]["reason"]) == (
-        "ok", "on_failure of 'deploy'")
+        "ok",
+        "on_failure of 'deploy'",
+    )
     assert mine["deploy"]["status"] == "failed" and mine["rollback"]["status"] == "ok"
     ok_host = FakeHost()
     ok_entries, _ = ok_host.run(workflow, order_steps(workflow))
@@ -219,8 +226,13 @@ def test_when_gate_met_runs_the_command_and_an_unmeasurable_host_is_gated() -> N
 
 def test_retries_back_off_and_report_the_attempts() -> None:
     workflow = wf({"name": "a", "command": "a", "retries": 3})
-    host = FakeHost(a=[{"unreachable": True, "msg": "ssh: connect timed out"}, {"rc": 1, "failed": True},
-                       {"rc": 0, "stdout": "done"}])
+    host = FakeHost(
+        a=[
+            {"unreachable": True, "msg": "ssh: connect timed out"},
+            {"rc": 1, "failed": True},
+            {"rc": 0, "stdout": "done"},
+        ]
+    )
     entries, mine = host.run(workflow, ["a"], base_delay=1.5)
     assert host.sleeps == [1.5, 3.0]
     assert [e[0] for e in host.events if e[0] in ("call", "sleep")] == ["call", "sleep", "call", "sleep", "call"]
@@ -248,13 +260,19 @@ def test_timeout_is_reported_as_timeout() -> None:
 
 def test_unhealthy_host_fails_the_step_with_the_health_result() -> None:
     workflow = wf({"name": "run", "command": "deploy", "health": {"command": "check"}})
-    host = FakeHost(**{"azlin.fleet.health_check": [{"failed": True, "msg": "Health check command 'check' failed",
-                                                     "probes": 3, "healthy": False}]})
+    host = FakeHost(
+        **{
+            "azlin.fleet.health_check": [
+                {"failed": True, "msg": "Health check command 'check' failed", "probes": 3, "healthy": False}
+            ]
+        }
+    )
     entries, _ = host.run(workflow, ["run"])
     assert host.calls[1] == (
         "azlin.fleet.health_check",
         # the controller stops waiting 15 s after the health check's own timeout
-        {"interval": 2.0, "timeout": 60.0, "successes": 1, "command": "check", "deadline": 75.0})
+        {"interval": 2.0, "timeout": 60.0, "successes": 1, "command": "check", "deadline": 75.0},
+    )
     run = entries[0]
     assert run["status"] == "failed"
     assert run["reason"] == "unhealthy: Health check command 'check' failed"
@@ -269,10 +287,20 @@ def test_command_args_carry_env_become_chdir_and_script_stdin() -> None:
     host = FakeHost()
     host.run(workflow, order_steps(workflow), scripts={"b": "#!/bin/bash -eu\necho b\n"})
     (_m1, a_args), (_m2, b_args) = host.calls
-    assert a_args == {"argv": ["/bin/sh", "-c", "a"], "env": {"TOKEN": "s3cr3t", "ON": "true"}, "become": True,
-                      "chdir": "/srv", "deadline": None}  # no timeout: no controller deadline either
-    assert b_args == {"argv": ["timeout", "--kill-after=5", "30", "/bin/bash", "-eu"], "env": {}, "become": False,
-                      "stdin": "#!/bin/bash -eu\necho b\n", "deadline": 45.0}
+    assert a_args == {
+        "argv": ["/bin/sh", "-c", "a"],
+        "env": {"TOKEN": "s3cr3t", "ON": "true"},
+        "become": True,
+        "chdir": "/srv",
+        "deadline": None,
+    }  # no timeout: no controller deadline either
+    assert b_args == {
+        "argv": ["timeout", "--kill-after=5", "30", "/bin/bash", "-eu"],
+        "env": {},
+        "become": False,
+        "stdin": "#!/bin/bash -eu\necho b\n",
+        "deadline": 45.0,
+    }
 
 
 def test_an_attempt_past_the_controller_deadline_is_a_timeout_naming_it() -> None:
@@ -333,8 +361,9 @@ def test_fleet_wide_failure_elsewhere_blocks_this_hosts_dependents_from_the_tall
     assert (first, second) == (["migrate", "notify"], ["restart"])
     host = FakeHost()
     _entries, mine = host.run(workflow, first)
-    tally = tally_outcomes(None, {"h1": dict(mine), "h2": {"migrate": {"status": "failed", "reason": "",
-                                                                       "cause": "migrate"}}}, ["migrate"])
+    tally = tally_outcomes(
+        None, {"h1": dict(mine), "h2": {"migrate": {"status": "failed", "reason": "", "cause": "migrate"}}}, ["migrate"]
+    )
     entries, mine = host.run(workflow, second, mine, tally=tally)
     assert host.commands == ["m", "n"]
     restart = entries[0]
@@ -354,9 +383,17 @@ def test_slot_is_held_around_each_step_that_runs_and_never_for_a_blocked_one() -
     host = FakeHost(c=[{"rc": 1}], **{"azlin.fleet.probe_host": [{"metrics": {"cpu": 1.0}}]})
     host.run(workflow, order_steps(workflow))
     assert host.events == [
-        ("enter", "a", "2"), ("call", "azlin.fleet.probe_host"), ("call", "a"), ("exit", "a"),
-        ("enter", "c", "None"), ("call", "c"), ("exit", "c"),
-        ("enter", "b", "None"), ("call", "b"), ("call", "azlin.fleet.health_check"), ("exit", "b"),
+        ("enter", "a", "2"),
+        ("call", "azlin.fleet.probe_host"),
+        ("call", "a"),
+        ("exit", "a"),
+        ("enter", "c", "None"),
+        ("call", "c"),
+        ("exit", "c"),
+        ("enter", "b", "None"),
+        ("call", "b"),
+        ("call", "azlin.fleet.health_check"),
+        ("exit", "b"),
     ]  # d is blocked by c: no slot, no call
 
 
@@ -376,22 +413,31 @@ def dags(draw: st.DrawFn) -> Workflow:
     steps = []
     for i in range(count):
         requires = draw(st.lists(st.integers(min_value=0, max_value=i - 1), unique=True, max_size=3)) if i else []
-        steps.append({"name": f"s{i}", "command": f"s{i}", "requires": [f"s{j}" for j in requires],
-                      "continue_on_error": draw(st.booleans()), "fleet_wide": draw(st.booleans())})
+        steps.append(
+            {
+                "name": f"s{i}",
+                "command": f"s{i}",
+                "requires": [f"s{j}" for j in requires],
+                "continue_on_error": draw(st.booleans()),
+                "fleet_wide": draw(st.booleans()),
+            }
+        )
     order = draw(st.permutations(range(count)))  # the order must come from the graph, not from the file
     return parse_workflow({"name": "p", "steps": [steps[i] for i in order]})
 
 
 @settings(max_examples=200, deadline=None)
 @given(dags(), st.integers(1, 3), st.data())
-def test_no_step_starts_before_its_dependencies_succeeded(workflow: Workflow, host_count: int,
-                                                          data: st.DataObject) -> None:
+def test_no_step_starts_before_its_dependencies_succeeded(
+    workflow: Workflow, host_count: int, data: st.DataObject
+) -> None:
     hosts = [f"h{i}" for i in range(host_count)]
     states: dict[str, dict[str, dict[str, Any]]] = {h: {} for h in hosts}
     barriers = [s.name for s in workflow.steps if s.fleet_wide]
     tally = None
     for segment in segment_steps(workflow):
         for host in hosts:
+
             def execute(module: str, args: dict[str, Any], host: str = host) -> dict[str, Any]:
                 step = workflow.step(args["argv"][-1])
                 # The invariant, checked at the moment the command would start on the host:
@@ -399,14 +445,22 @@ def test_no_step_starts_before_its_dependencies_succeeded(workflow: Workflow, ho
                     assert states[host][dep]["status"] in SATISFIED
                     if workflow.step(dep).fleet_wide:
                         assert all(states[h][dep]["status"] in SATISFIED for h in hosts)
-                outcome = data.draw(st.sampled_from(["ok", "failed", "timeout", "unreachable"]),
-                                    label=f"{host}/{step.name}")
+                outcome = data.draw(
+                    st.sampled_from(["ok", "failed", "timeout", "unreachable"]), label=f"{host}/{step.name}"
+                )
                 if outcome == "unreachable":
                     return {"unreachable": True}
                 return {"rc": {"ok": 0, "failed": 1, "timeout": 124}[outcome]}
 
-            run_segment(workflow, segment, states[host], execute=execute, sleep=lambda s: None,
-                        slot=lambda step: contextlib.nullcontext(), tally=tally)
+            run_segment(
+                workflow,
+                segment,
+                states[host],
+                execute=execute,
+                sleep=lambda s: None,
+                slot=lambda step: contextlib.nullcontext(),
+                tally=tally,
+            )
         tally = tally_outcomes(tally, states, barriers)
     for host in hosts:
         assert set(states[host]) == set(order_steps(workflow))  # every step ends in exactly one status
@@ -442,8 +496,9 @@ DELIMITER = "AZLIN_FLEET_EOF_0123456789abcdef"
 
 def run_sh(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Feed the script to ``/bin/sh -s`` as the action does over SSH."""
-    return subprocess.run(["/bin/sh", "-s"], input=script, capture_output=True, text=True, cwd=cwd, timeout=10,
-                          check=False)
+    return subprocess.run(
+        ["/bin/sh", "-s"], input=script, capture_output=True, text=True, cwd=cwd, timeout=10, check=False
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=repr)
@@ -497,7 +552,7 @@ def test_shell_script_feeds_the_script_body_verbatim_through_the_heredoc(body: s
 
 def test_shell_script_runs_a_script_step_with_its_interpreter_env_and_rc(tmp_path: Path) -> None:
     step = Step(name="s", script="/abs/s.sh")
-    argv, stdin = build_argv(step, "#!/bin/sh\necho \"$GREETING\"\nexit 7\n")
+    argv, stdin = build_argv(step, '#!/bin/sh\necho "$GREETING"\nexit 7\n')
     result = run_sh(shell_script(argv, stdin, {"GREETING": "hi $(there)"}, None, DELIMITER), tmp_path)
     assert (result.returncode, result.stdout) == (7, "hi $(there)\n")
 
@@ -517,8 +572,10 @@ def test_a_huge_output_is_cut_in_the_worker_keeping_head_tail_size_and_digest() 
     text = "A" * 40 + "B" * 20 + "C" * 40
     cut = cap_output(text, limit=20)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    marker = (f"\n[... 80 characters cut before leaving the worker; the whole output was 100 characters, "
-              f"sha256 {digest} ...]\n")
+    marker = (
+        f"\n[... 80 characters cut before leaving the worker; the whole output was 100 characters, "
+        f"sha256 {digest} ...]\n"
+    )
     assert cut == "A" * 10 + marker + "C" * 10
     # outputs that differ only in the cut middle stay apart
     assert cap_output("A" * 40 + "X" * 20 + "C" * 40, limit=20) != cut
