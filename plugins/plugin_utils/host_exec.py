@@ -29,6 +29,8 @@ from ansible.plugins.loader import connection_loader
 
 try:  # ansible-core >= 2.21: a worker sends (host, task, UnifiedTaskResult)
     from ansible._internal._task import UnifiedTaskResult
+
+    _RawTaskResult = None
 except ImportError:  # 2.19, 2.20: a worker sends a _RawTaskResult
     UnifiedTaskResult = None
     from ansible.executor.task_result import _RawTaskResult

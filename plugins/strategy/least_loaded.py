@@ -8,19 +8,21 @@ short_description: Run a play on the least-loaded hosts first, only where a gate
 version_added: "0.1.0"
 description:
   - Host-pinned scheduling (like P(ansible.builtin.host_pinned#strategy)) with a probe step. At play start every
-    targeted host runs M(azlin.fleet.probe_host) in parallel, one SSH exec each and no Python needed on the host (the
-    result is registered as C(fleet_probe)). The probe step starts one worker per host (up to 256, even beyond
-    C(forks)), so the sampling intervals of all hosts overlap. Hosts are gated, scored, ordered least loaded first
-    (ties by name) and the best C(fleet_count) are selected.
+    targeted host is probed at once, one SSH exec each and no Python needed on the host, with the command and the
+    parser of M(azlin.fleet.probe_host) (the result is registered as C(fleet_probe)). The probes run in threads of
+    the controller process through each host's own connection plugin and options, not in a forked worker per
+    host, so the sampling intervals of all hosts overlap (up to 256 at once, whatever C(forks)) and the step costs
+    the controller one connection set-up and one parse per host. Hosts are gated, scored, ordered least loaded
+    first (ties by name) and the best C(fleet_count) are selected.
   - Selected hosts start in that order, at most C(fleet_parallel) at a time; each runs all its tasks through.
   - When the order cannot change anything - no C(fleet_count), a slot for every host (C(fleet_parallel) and
     C(forks) at least the number of hosts), gate mode V(skip), not a dry run - each host starts as soon as its own
     probe is in and passes its gate, without waiting for the slowest host's probe. The plan is announced once every
     probe is in, exactly as it would have been built at once.
-    A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
+  - A selected host whose metrics are older than C(fleet_probe_ttl) is re-probed (and re-gated) before it starts,
     while the hosts already running go on; hosts after it in the order wait for that re-probe, so the order holds.
-  - In gate mode V(wait) only the gated hosts are re-probed, and the wait is timed by the controller's monotonic
-    clock.
+  - In gate mode V(wait) only the gated hosts are re-probed (by M(azlin.fleet.probe_host) in a worker per gated
+    host), and the wait is timed by the controller's monotonic clock.
   - Gated, unmeasurable (probe failed) and not-selected hosts run nothing. The whole plan is sent to callbacks as
     the custom event C(v2_playbook_on_fleet_plan(plan)) (sent again if a re-probe changes it) and printed.
   - Settings are play vars (or extra vars), read once at play start. The same decisions are available without
@@ -166,8 +168,9 @@ class StrategyModule(HostPinnedStrategyModule):
         self._held: set[str] = set()
         # hosts re-probed just before their start: fresh for their dispatch, whatever the TTL
         self._reprobed: set[str] = set()
-        # when hosts start on arrival: the probe task in flight and the probes in so far
-        self._arrivals: tuple[object, Arrivals] | None = None
+        # when hosts start on arrival: the probes in so far, and the probe task in flight
+        self._arrivals: Arrivals | None = None
+        self._arrival_task = None
         # probes in flight in this process's threads, at most PROBE_FANOUT at once
         self._probe_slots = threading.BoundedSemaphore(PROBE_FANOUT)
 
@@ -230,7 +233,7 @@ class StrategyModule(HostPinnedStrategyModule):
     def _process_pending_results(self, iterator, one_pass=False, max_passes=None):
         results = super()._process_pending_results(iterator, one_pass=one_pass, max_passes=max_passes)
         if self._arrivals is not None:
-            task, _ = self._arrivals
+            task = self._arrival_task
             arrived = [r.host.name for r in results if _task_uuid(r) == task._uuid]
             for name in arrived:
                 self._take_arrival(iterator, name)
@@ -345,7 +348,8 @@ class StrategyModule(HostPinnedStrategyModule):
         play = iterator._play
         task = self._probe_task(play, "Probe host metrics", {"interval": settings.probe_interval})
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
-        self._arrivals = (task, Arrivals(settings, tuple(h.name for h in hosts)))
+        self._arrivals = Arrivals(settings, tuple(h.name for h in hosts))
+        self._arrival_task = task
         for host in hosts:
             # blocked: the dispatch loop skips the host (and keeps the play going) until its probe's result
             self._blocked_hosts[host.name] = True
@@ -353,7 +357,7 @@ class StrategyModule(HostPinnedStrategyModule):
 
     def _take_arrival(self, iterator, name: str) -> None:
         """Take one host's probe: release the host or end it; once all are in, publish the plan."""
-        _, arrivals = self._arrivals
+        arrivals = self._arrivals
         probe = self._probe_result(name, time.monotonic())
         if arrivals.take(probe):
             # probed just now: fresh for its dispatch whatever the TTL (the result's processing unblocked it)
