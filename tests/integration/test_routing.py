@@ -535,3 +535,18 @@ def test_strategy_starts_hosts_on_arrival_only_when_the_order_cannot_matter(
     plan = entries(read_plan(routed.plan_file))
     assert set(plan) == set(CPU)
     assert plan["stage-3"]["status"] == ("selected" if early else "not_selected")
+
+
+@pytest.mark.multiversion
+@pytest.mark.parametrize("fleet_vars", [{}, {"fleet_count": 7}], ids=["on-arrival", "fleet-wide-probe"])
+def test_strategy_reports_a_host_it_cannot_reach_and_runs_the_others(fleet, routed, run_playbook, fleet_vars):
+    # the probe is the first contact with a host: a host whose sshd is down is unreachable there, as for any task,
+    # and the plan says why it runs nothing
+    fleet.fault("stage-3", "stop")
+    proc, plan = routed(run_playbook, "strategy.yml", **fleet_vars)
+    assert proc.returncode == 4, output(proc)  # ansible-playbook's exit code for an unreachable host
+    assert re.search(r"stage-3\s+: ok=0 .*unreachable=1", proc.stdout), output(proc)
+    expected = set(ASCENDING[:7]) if fleet_vars else set(CPU) - {"stage-3"}
+    assert set(started(fleet)) == expected
+    entry = entries(plan)["stage-3"]
+    assert entry["status"] == "unmeasurable" and entry["reasons"][0].startswith("unreachable: "), entry
