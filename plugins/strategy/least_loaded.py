@@ -147,7 +147,7 @@ display = Display()
 
 PROBE_VAR = "fleet_probe"
 PROBE_ACTION = "azlin.fleet.probe_host"
-# most workers the probe step starts at once (more than forks: probes sleep through their sampling interval)
+# most probes in flight at once, threads or (for gate waits) workers; more than forks: probes mostly sleep
 PROBE_FANOUT = 256
 
 
@@ -326,10 +326,11 @@ class StrategyModule(HostPinnedStrategyModule):
         name = "Wait for the fleet gate" if wait else "Probe host metrics"
         task = self._probe_task(play, name, {"interval": interval, **(wait or {})})
         self._tqm.send_callback("v2_playbook_on_task_start", task, is_conditional=False)
-        # one worker per host (up to PROBE_FANOUT) for this step only: a probe mostly sleeps through its sampling
-        # interval, so with fewer workers than hosts the intervals would add up wave after wave
+        # gate waits run in workers: one per host (up to PROBE_FANOUT) for this step only, since a wait mostly sleeps
+        # through its sampling intervals and with fewer workers than hosts the intervals would add up wave after wave
         forks = len(self._workers)
-        self._workers.extend([None] * max(0, min(len(hosts), PROBE_FANOUT) - forks))
+        if wait:
+            self._workers.extend([None] * max(0, min(len(hosts), PROBE_FANOUT) - forks))
         try:
             for host in hosts:
                 # a gate wait loops in the probe_host action, so it needs a worker; a plain probe is one exec

@@ -100,13 +100,16 @@ class RunResult:
 
 
 def forks_for(parallel: str | None) -> int:
-    """Forks for the child: N for ``--parallel N``; for ``N%`` (resolved by the playbook against the selected hosts)
-    enough room for it; else $ANSIBLE_FORKS or 16. Ansible never starts more workers than a batch has hosts."""
+    """Forks for the child: $ANSIBLE_FORKS or 16, raised to N for ``--parallel N`` (to a share's room for ``N%``).
+
+    Never lowered to ``--parallel``: the playbook holds the steps to it (throttle or serial batches), while the probe
+    play needs a worker per host so that the hosts' sampling windows overlap instead of adding up."""
+    default = int(os.environ.get("ANSIBLE_FORKS", DEFAULT_FORKS))
     if parallel is not None and parallel.endswith("%"):
-        return PERCENT_FORKS
+        return max(default, PERCENT_FORKS)
     if parallel is not None:
-        return max(1, int(parallel))
-    return int(os.environ.get("ANSIBLE_FORKS", DEFAULT_FORKS))
+        return max(default, int(parallel))
+    return default
 
 
 def ansible_playbook_path() -> str:

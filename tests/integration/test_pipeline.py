@@ -291,3 +291,18 @@ def test_controller_memory_stays_bounded_by_the_output_received(fleet, ansible_b
     assert len(outputs) == 4 and all(o["truncated"] and 1 << 20 <= o["size"] < 2 << 20 for o in outputs)
     # the controller's main process never held even one host's whole output
     assert big_peak - small_peak < printed / 4, (big_peak - small_peak, printed)
+
+
+def test_smart_route_with_parallel_one_runs_one_host_at_a_time_least_loaded_first(fleet, cli) -> None:
+    # --parallel holds the steps (the playbook's throttle), not ansible's forks: the probe still measures every
+    # host at once, and the command runs on one host at a time, least loaded first
+    loads = {"web-1": 60, "web-2": 10, "web-3": 35}
+    for host, cpu in loads.items():
+        fleet.set_load(host, cpu=cpu, mem=2, load=(0.02, 0.02, 0.02), users=[])
+    proc, report = cli("run", "sleep 0.3", "--pool", "web-servers", "--smart-route", "--parallel", "1")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (step,) = [t for t in report["tasks"] if t["kind"] == "step"]
+    runs = sorted(step["results"], key=lambda r: r["start"])
+    assert [r["host"] for r in runs] == sorted(loads, key=loads.get)
+    assert all(r["status"] == "ok" for r in runs)
+    assert all(earlier["end"] <= later["start"] for earlier, later in zip(runs, runs[1:], strict=False)), runs

@@ -116,8 +116,12 @@ def test_nested_environment_strings_are_unsafe_too() -> None:
     assert '"TOKEN": !unsafe' in text
 
 
-@pytest.mark.parametrize(("parallel", "expected"), [("5", 5), ("16", 16), ("1", 1), ("50%", 100)])
-def test_forks(parallel: str, expected: int) -> None:
+@pytest.mark.parametrize(("parallel", "expected"), [("5", 16), ("16", 16), ("1", 16), ("40", 40), ("50%", 100)])
+def test_forks_never_drop_below_the_default_for_parallel(
+    parallel: str, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the playbook holds the steps to --parallel; fewer forks would only make the probes wait for each other
+    monkeypatch.delenv("ANSIBLE_FORKS", raising=False)
     assert forks_for(parallel) == expected
 
 
