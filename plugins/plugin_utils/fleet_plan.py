@@ -62,6 +62,7 @@ PLAN_VARS = tuple(
             "fleet_smart_route",
             "fleet_sequence",
             "fleet_max_failures",
+            "fleet_parallel_default",
             "fleet_retry_delay",
             "fleet_allow_scripts_outside",
             "fleet_wake",

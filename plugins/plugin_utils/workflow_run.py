@@ -18,7 +18,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
     FleetUsageError,
     FleetValidationError,
 )
-from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import parse_parallel
+from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import parse_number, parse_parallel
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Decision, Workflow, _is_int, parse_workflow
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,11 +166,13 @@ def coerce_text(value: Any, kind: str) -> Any:
 
 
 def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
-    """Batches, throttle, stop rule and error budget of a run, from fleet_sequence/parallel/max_failures."""
+    """Batches, throttle, stop rule and error budget of a run, from fleet_sequence/parallel/max_failures (and
+    fleet_parallel_default, the hosts at once when fleet_parallel is unset and nothing else batches the run)."""
     problems: list[FleetError] = []
     sequence = values.get("fleet_sequence")
     parallel = values.get("fleet_parallel")
     budget = values.get("fleet_max_failures")
+    default = values.get("fleet_parallel_default")
     seq: int | None = None
     if not is_unset(sequence) and sequence is not False:
         seq = 1 if sequence is True else coerce_text(sequence, "int")
@@ -192,6 +194,12 @@ def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
         parse_budget(None if is_unset(budget) else budget)
     except FleetError as ex:
         problems.append(ex)
+    fallback = 0
+    if not is_unset(default):
+        try:
+            fallback = int(parse_number("fleet_parallel_default", default, minimum=1, integer=True))
+        except FleetError as ex:
+            problems.append(ex)
     if problems:
         raise FleetValidationError("Invalid fleet_* variables", problems) if len(problems) > 1 else problems[0]
     has_budget = not is_unset(budget)
@@ -200,4 +208,6 @@ def run_settings(values: Mapping[str, Any], host_count: int) -> RunSettings:
     if has_budget:
         # The budget is checked when a host starts, so hosts start in batches (of fleet_parallel, default 25%).
         return RunSettings(serial=par if par else "25%", throttle=0, max_failures=budget)
-    return RunSettings(serial=0, throttle=par or 0)
+    # without fleet_parallel: the caller's default (azlin-fleet passes its forks there, and raises forks so that the
+    # probe measures every host at once), else no throttle (forks alone limits the hosts at once)
+    return RunSettings(serial=0, throttle=par or fallback)

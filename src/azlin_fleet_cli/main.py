@@ -28,6 +28,7 @@ from azlin_fleet_cli.playbook import (
     REPORT_FORMATS,
     PlaybookRun,
     RunResult,
+    default_parallel,
     forks_for,
     format_extra_vars,
     run_playbook,
@@ -278,13 +279,13 @@ def _no_report(result: RunResult, name: str, report_dir: Path, err: TextIO) -> i
 
 def command_run(args: argparse.Namespace, extra: list[str], out: TextIO, err: TextIO) -> int:
     """``azlin-fleet run COMMAND``."""
-    extra_vars = build_run_vars(args)
+    extra_vars = {**build_run_vars(args), "fleet_parallel_default": default_parallel()}
     return _execute(args, extra, extra_vars, forks_for(args.parallel), out, err)
 
 
 def command_workflow(args: argparse.Namespace, extra: list[str], out: TextIO, err: TextIO) -> int:
     """``azlin-fleet workflow FILE``."""
-    extra_vars = build_workflow_vars(args)
+    extra_vars = {**build_workflow_vars(args), "fleet_parallel_default": default_parallel()}
     return _execute(args, extra, extra_vars, forks_for(args.parallel), out, err)
 
 

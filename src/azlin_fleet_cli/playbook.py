@@ -57,7 +57,9 @@ SPEED_DEFAULTS = {
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
 }
 DEFAULT_FORKS = 16
-PERCENT_FORKS = 100
+# The child's forks: the probe play starts a worker per host up to this many hosts at once, so that their sampling
+# windows overlap instead of adding up; the steps are held to --parallel (or default_parallel()) by the playbook.
+PROBE_FORKS = 256
 REPORT_FORMATS = ("json", "md", "html")
 # How long a cancelled run may take to write its report before its process group is killed.
 CANCEL_GRACE_SECONDS = 30.0
@@ -100,16 +102,16 @@ class RunResult:
 
 
 def forks_for(parallel: str | None) -> int:
-    """Forks for the child: $ANSIBLE_FORKS or 16, raised to N for ``--parallel N`` (to a share's room for ``N%``).
+    """Forks for the child: PROBE_FORKS, or N for a larger ``--parallel N``. Never the steps' limit: the playbook
+    holds the steps to ``--parallel`` (a throttle or batches), or else to :func:`default_parallel`."""
+    if parallel is not None and not parallel.endswith("%"):
+        return max(PROBE_FORKS, int(parallel))
+    return PROBE_FORKS
 
-    Never lowered to ``--parallel``: the playbook holds the steps to it (throttle or serial batches), while the probe
-    play needs a worker per host so that the hosts' sampling windows overlap instead of adding up."""
-    default = int(os.environ.get("ANSIBLE_FORKS", DEFAULT_FORKS))
-    if parallel is not None and parallel.endswith("%"):
-        return max(default, PERCENT_FORKS)
-    if parallel is not None:
-        return max(default, int(parallel))
-    return default
+
+def default_parallel() -> int:
+    """How many hosts run the steps at once without ``--parallel``: $ANSIBLE_FORKS, else 16 (fleet_parallel_default)."""
+    return int(os.environ.get("ANSIBLE_FORKS", DEFAULT_FORKS))
 
 
 def ansible_playbook_path() -> str:

@@ -150,7 +150,7 @@ def cli(fleet, ansible_env, tmp_path):
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
 
-    def run(*argv: str):
+    def run(*argv: str, **more_env: str):
         report_dir = tmp_path / f"reports-{len(list(tmp_path.glob('reports-*')))}"
         args = [
             AZLIN_FLEET,
@@ -163,7 +163,7 @@ def cli(fleet, ansible_env, tmp_path):
             "--format",
             "json",
         ]
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(args, env=env | more_env, capture_output=True, text=True, timeout=300, check=False)
         reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
         return proc, (json.loads(reports[-1].read_text()) if reports else None)
 
@@ -306,3 +306,15 @@ def test_smart_route_with_parallel_one_runs_one_host_at_a_time_least_loaded_firs
     assert [r["host"] for r in runs] == sorted(loads, key=loads.get)
     assert all(r["status"] == "ok" for r in runs)
     assert all(earlier["end"] <= later["start"] for earlier, later in zip(runs, runs[1:], strict=False)), runs
+
+
+def test_without_parallel_the_users_forks_bound_the_hosts_at_once(fleet, cli) -> None:
+    # azlin-fleet runs ansible-playbook with room for the probe (256 forks); the steps still take the user's
+    # ANSIBLE_FORKS as their default limit, as the playbook's throttle
+    proc, report = cli("run", "sleep 1", "--pool", "web-servers", ANSIBLE_FORKS="2")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (step,) = [t for t in report["tasks"] if t["kind"] == "step"]
+    spans = [(r["start"], r["end"]) for r in step["results"]]
+    assert len(spans) == 3 and all(r["status"] == "ok" for r in step["results"])
+    most = max(sum(1 for start, end in spans if start <= at < end) for at, _ in spans)
+    assert most == 2, spans

@@ -13,6 +13,7 @@ from azlin_fleet_cli.playbook import (
     PlaybookRun,
     build_command,
     build_env,
+    default_parallel,
     forks_for,
     format_extra_vars,
     private_passthrough,
@@ -90,7 +91,7 @@ def test_env_wires_the_report_and_keeps_users_settings(tmp_path: Path) -> None:
     assert env["ANSIBLE_SSH_ARGS"] == "-o ControlMaster=auto -o ControlPersist=60s"
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] == "True"
-    assert env["ANSIBLE_FORKS"] == "5"  # from --parallel, not the environment
+    assert env["ANSIBLE_FORKS"] == "5"  # the run's (forks_for), not the environment's
     assert env["ANSIBLE_CALLBACKS_ENABLED"] == "profile_tasks,azlin.fleet.fleet_report"
     # per-run private places: control sockets never shared with another run, the report written where only we can
     assert env["ANSIBLE_SSH_CONTROL_PATH_DIR"] == str(workspace / "cp")
@@ -116,20 +117,20 @@ def test_nested_environment_strings_are_unsafe_too() -> None:
     assert '"TOKEN": !unsafe' in text
 
 
-@pytest.mark.parametrize(("parallel", "expected"), [("5", 16), ("16", 16), ("1", 16), ("40", 40), ("50%", 100)])
-def test_forks_never_drop_below_the_default_for_parallel(
-    parallel: str, expected: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("parallel", "expected"), [(None, 256), ("1", 256), ("16", 256), ("300", 300), ("50%", 256)])
+def test_forks_leave_room_for_the_probe_whatever_parallel(
+    parallel: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the playbook holds the steps to --parallel; fewer forks would only make the probes wait for each other
-    monkeypatch.delenv("ANSIBLE_FORKS", raising=False)
+    # the playbook holds the steps to --parallel; forks that low would only make the probes wait for each other
+    monkeypatch.setenv("ANSIBLE_FORKS", "4")
     assert forks_for(parallel) == expected
 
 
-def test_forks_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_parallel_is_the_users_forks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANSIBLE_FORKS", raising=False)
-    assert forks_for(None) == 16
+    assert default_parallel() == 16
     monkeypatch.setenv("ANSIBLE_FORKS", "40")
-    assert forks_for(None) == 40
+    assert default_parallel() == 40
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError, FleetValidationError
+from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import (
+    FleetError,
+    FleetUsageError,
+    FleetValidationError,
+)
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import (
     budget_limit,
     coerce_text,
@@ -187,8 +191,22 @@ def test_coerce_text_converts_only_typed_fields(value: Any, kind: str, expected:
         pytest.param({"fleet_sequence": 2, "fleet_max_failures": 1}, 10, (2, 0, True, 1), id="sequence-and-budget"),
         pytest.param({"fleet_max_failures": "10%"}, 10, ("25%", 0, False, "10%"), id="budget-default-batches"),
         pytest.param({"fleet_parallel": 4}, 10, (0, 4, False, None), id="parallel-is-a-throttle"),
+        pytest.param({"fleet_parallel_default": "16"}, 40, (0, 16, False, None), id="default-throttle"),
+        pytest.param(
+            {"fleet_parallel": "50%", "fleet_parallel_default": 16}, 40, (0, 20, False, None), id="parallel-wins"
+        ),
+        pytest.param(
+            {"fleet_max_failures": 2, "fleet_parallel_default": 16}, 40, ("25%", 0, False, 2), id="budget-batches-win"
+        ),
+        pytest.param({"fleet_sequence": 1, "fleet_parallel_default": 16}, 40, (1, 0, True, None), id="sequence-wins"),
     ],
 )
 def test_run_settings_table(values: dict[str, Any], hosts: int, expected: tuple[Any, ...]) -> None:
     got = run_settings(values, hosts)
     assert (got.serial, got.throttle, got.stop_on_failure, got.max_failures) == expected
+
+
+@pytest.mark.parametrize("value", [0, "-3", "many", 2.5])
+def test_parallel_default_must_be_a_host_count(value: Any) -> None:
+    with pytest.raises(FleetError, match="fleet_parallel_default"):
+        run_settings({"fleet_parallel_default": value}, 10)
