@@ -58,8 +58,9 @@ SPEED_DEFAULTS = {
 }
 DEFAULT_FORKS = 16
 # The child's forks: the probe play starts a worker per host up to this many hosts at once, so that their sampling
-# windows overlap instead of adding up; the steps are held to --parallel (or default_parallel()) by the playbook.
-PROBE_FORKS = 256
+# windows overlap instead of adding up (clush's default fan-out; each worker is a fork of ansible-playbook, so more
+# would cost the controller memory); the steps are held to --parallel (or default_parallel()) by the playbook.
+PROBE_FORKS = 64
 REPORT_FORMATS = ("json", "md", "html")
 # How long a cancelled run may take to write its report before its process group is killed.
 CANCEL_GRACE_SECONDS = 30.0

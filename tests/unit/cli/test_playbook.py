@@ -117,7 +117,7 @@ def test_nested_environment_strings_are_unsafe_too() -> None:
     assert '"TOKEN": !unsafe' in text
 
 
-@pytest.mark.parametrize(("parallel", "expected"), [(None, 256), ("1", 256), ("16", 256), ("300", 300), ("50%", 256)])
+@pytest.mark.parametrize(("parallel", "expected"), [(None, 64), ("1", 64), ("16", 64), ("300", 300), ("50%", 64)])
 def test_forks_leave_room_for_the_probe_whatever_parallel(
     parallel: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
