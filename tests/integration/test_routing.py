@@ -66,6 +66,24 @@ def started(fleet) -> dict[str, float]:
     return times
 
 
+def start_playbook(ansible_bin, fleet, playbook: str, vars_file: Path, env: dict, stdout) -> subprocess.Popen:
+    """ansible-playbook on the fleet in the background (extra vars from ``vars_file``), output to ``stdout``."""
+    return subprocess.Popen(
+        [
+            str(ansible_bin / "ansible-playbook"),
+            "-i",
+            str(fleet.hosts_yml),
+            "-e",
+            f"@{vars_file}",
+            str(TARGET / playbook),
+        ],
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def entries(plan: dict) -> dict[str, dict]:
     return {entry["host"]: entry for entry in plan["hosts"]}
 
@@ -146,19 +164,8 @@ def test_wait_mode_runs_a_host_whose_load_drops(fleet, routed, run_playbook, ans
     log = routed.plan_file.with_name("stdout.log")
     waiting_line = "Waiting up to" if playbook == "strategy.yml" else "TASK [Wait for the gated hosts"
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                str(ansible_bin / "ansible-playbook"),
-                "-i",
-                str(fleet.hosts_yml),
-                "-e",
-                f"@{vars_file}",
-                str(TARGET / playbook),
-            ],
-            env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_playbook(
+            ansible_bin, fleet, playbook, vars_file, ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)}, out
         )
 
         def drop_when_waiting() -> None:
@@ -225,19 +232,13 @@ def test_strategy_reprobes_stale_hosts_before_dispatch(fleet, routed, ansible_bi
     vars_file = routed.plan_file.with_name("vars.json")
     vars_file.write_text(json.dumps(extra))
     first = fleet.host_path("stage-1", MARKER)
-    proc = subprocess.Popen(
-        [
-            str(ansible_bin / "ansible-playbook"),
-            "-i",
-            str(fleet.hosts_yml),
-            "-e",
-            f"@{vars_file}",
-            str(TARGET / "strategy.yml"),
-        ],
-        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_playbook(
+        ansible_bin,
+        fleet,
+        "strategy.yml",
+        vars_file,
+        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not first.exists() and time.monotonic() < deadline:
@@ -315,19 +316,13 @@ def test_strategy_reprobes_stale_hosts_while_others_run(fleet, routed, ansible_b
     vars_file = routed.plan_file.with_name("vars.json")
     vars_file.write_text(json.dumps(extra))
     first = fleet.host_path("stage-1", MARKER)
-    proc = subprocess.Popen(
-        [
-            str(ansible_bin / "ansible-playbook"),
-            "-i",
-            str(fleet.hosts_yml),
-            "-e",
-            f"@{vars_file}",
-            str(TARGET / "strategy.yml"),
-        ],
-        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_playbook(
+        ansible_bin,
+        fleet,
+        "strategy.yml",
+        vars_file,
+        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not first.exists() and time.monotonic() < deadline:
@@ -369,20 +364,7 @@ def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
     env = ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")}
     try:
         with open(log, "w") as out:
-            proc = subprocess.Popen(
-                [
-                    str(ansible_bin / "ansible-playbook"),
-                    "-i",
-                    str(fleet.hosts_yml),
-                    "-e",
-                    f"@{vars_file}",
-                    str(TARGET / playbook),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+            proc = start_playbook(ansible_bin, fleet, playbook, vars_file, env, out)
 
             def step_then_drop() -> None:
                 deadline = time.monotonic() + 60
@@ -431,19 +413,13 @@ def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansibl
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(extra))
     first = fleet.host_path("stage-1", MARKER)
-    proc = subprocess.Popen(
-        [
-            str(ansible_bin / "ansible-playbook"),
-            "-i",
-            str(fleet.hosts_yml),
-            "-e",
-            f"@{vars_file}",
-            str(TARGET / "route.yml"),
-        ],
-        env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = start_playbook(
+        ansible_bin,
+        fleet,
+        "route.yml",
+        vars_file,
+        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+        subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not first.exists() and time.monotonic() < deadline:
@@ -501,19 +477,13 @@ def test_strategy_starts_hosts_on_arrival_only_when_the_order_cannot_matter(
     vars_file.write_text(json.dumps(extra))
     fleet.fault("stage-3", "freeze")
     try:
-        proc = subprocess.Popen(
-            [
-                str(ansible_bin / "ansible-playbook"),
-                "-i",
-                str(fleet.hosts_yml),
-                "-e",
-                f"@{vars_file}",
-                str(TARGET / "strategy.yml"),
-            ],
-            env=ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        proc = start_playbook(
+            ansible_bin,
+            fleet,
+            "strategy.yml",
+            vars_file,
+            ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
+            subprocess.PIPE,
         )
         others = set(CPU) - {"stage-3"}
         deadline = time.monotonic() + (40 if early else 4)
