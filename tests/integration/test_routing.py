@@ -57,12 +57,17 @@ def read_verdicts(plan_file: Path) -> dict | None:
 
 
 def started(fleet) -> dict[str, float]:
-    """Hosts that ran the command, with the start time each one recorded."""
+    """Hosts that ran the command, with the start time each one recorded.
+
+    Safe to call while the hosts run: the shell creates the marker (empty) before ``date`` writes the time into
+    it, so a marker without a whole line yet is a host still starting, not one that started.
+    """
     times = {}
     for host in CPU:
         path = fleet.host_path(host, MARKER)
-        if path.exists():
-            times[host] = float(path.read_text())
+        text = path.read_text() if path.exists() else ""
+        if text.endswith("\n"):
+            times[host] = float(text)
     return times
 
 
