@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -293,6 +294,22 @@ def _forwarding(canceller: Canceller) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _exit_fd(pid: int) -> int | None:
+    """A pidfd of the child (readable once it exits), or None where the kernel has none: then we just sleep."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _wait_for_exit(exit_fd: int | None, seconds: float) -> None:
+    """Wait up to ``seconds``, returning at once when the child exits (so a run never ends a poll step late)."""
+    if exit_fd is None:
+        time.sleep(seconds)
+    else:
+        select.select([exit_fd], [], [], seconds)
+
+
 def _exited(pid: int) -> bool:
     """Whether the child has exited, without reaping it (its pid, and so its process group id, stay reserved)."""
     return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
@@ -402,10 +419,11 @@ def _run_child(
         except OSError as ex:
             raise CliError(ExitCode.USAGE, f"cannot start {command[0]!r}: {ex}.") from ex
         canceller.attach(child.pid)
+        exit_fd = _exit_fd(child.pid)
         while not _exited(child.pid):
             if canceller.overdue():
                 _kill_group(child.pid, signal.SIGKILL)
-            time.sleep(POLL_SECONDS)
+            _wait_for_exit(exit_fd, POLL_SECONDS)
             events, offset = read_new_events(workspace / EVENTS_FILE, offset)
             events_seen = events_seen or bool(events)
             if progress is not None:
@@ -415,6 +433,8 @@ def _run_child(
         # Whatever ansible-playbook left behind in its process group (workers, ssh) ends with it.
         stop_control_masters(workspace / CONTROL_SUBDIR)
         _kill_group(child.pid, signal.SIGKILL)
+        if exit_fd is not None:
+            os.close(exit_fd)
         returncode = child.wait()
         canceller.detach()  # the pid is reaped: later signals are only recorded
     finally:
