@@ -14,6 +14,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     ProbeOutputError,
     measure_with,
     probe_result,
+    unmeasurable_result,
     wait_until,
 )
 
@@ -57,9 +58,7 @@ class ActionModule(ActionBase):
             )
         except ProbeOutputError as ex:
             # not a task failure: the host stays in the run's plays and is reported unmeasurable (never failed)
-            result.update(
-                changed=False, unmeasurable=True, fleet_status="unmeasurable", fleet_reason=str(ex), msg=str(ex)
-            )
+            result.update(unmeasurable_result(str(ex)))
             return result
         except (KeyError, TypeError, ValueError) as ex:
             raise AnsibleActionFail(
@@ -83,8 +82,8 @@ class ActionModule(ActionBase):
         try:
             metrics = measure_with(self._execute, args["interval"])
         except ProbeOutputError as ex:
-            reason = f"re-probe before dispatch failed: {ex}"
-            result.update(failed=True, unmeasurable=True, msg=reason, fleet_status="unmeasurable", fleet_reason=reason)
+            # unlike the first probe this one fails the task: the host was selected, and now cannot start
+            result.update(unmeasurable_result(f"re-probe before dispatch failed: {ex}"), failed=True)
             return result
         result.update(changed=False, reprobed=True, metrics=metrics, probed_at=time.monotonic())
         verdict = evaluate_gate(gate, metrics)

@@ -320,11 +320,16 @@ def probe_result(
     try:
         metrics = measure_with(execute, interval)
     except ProbeOutputError as ex:
-        return {
-            "changed": False,
-            "unmeasurable": True,
-            "fleet_status": "unmeasurable",
-            "fleet_reason": str(ex),
-            "msg": str(ex),
-        }
+        return unmeasurable_result(str(ex))
     return {"changed": False, "metrics": metrics, "probed_at": clock()}
+
+
+def unmeasurable_result(reason: str) -> dict[str, Any]:
+    """The task result of a host whose probe answer is unusable: its own outcome, reported, never a failed task."""
+    return {
+        "changed": False,
+        "unmeasurable": True,
+        "fleet_status": "unmeasurable",
+        "fleet_reason": reason,
+        "msg": reason,
+    }

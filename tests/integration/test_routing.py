@@ -71,6 +71,13 @@ def started(fleet) -> dict[str, float]:
     return times
 
 
+def wait_for(condition, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds or ``timeout`` passes (the test's own assertions then tell what went wrong)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def start_playbook(ansible_bin, fleet, playbook: str, vars_file: Path, env: dict, stdout) -> subprocess.Popen:
     """ansible-playbook on the fleet in the background (extra vars from ``vars_file``), output to ``stdout``."""
     return subprocess.Popen(
@@ -174,9 +181,7 @@ def test_wait_mode_runs_a_host_whose_load_drops(fleet, routed, run_playbook, ans
         )
 
         def drop_when_waiting() -> None:
-            deadline = time.monotonic() + 60
-            while waiting_line not in log.read_text() and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(lambda: waiting_line in log.read_text())
             time.sleep(1.0)  # well inside the wait, after at least one failing re-probe
             fleet.set_load("web-3", cpu=20)
 
@@ -245,9 +250,7 @@ def test_strategy_reprobes_stale_hosts_before_dispatch(fleet, routed, ansible_bi
         ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
         subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while not first.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(first.exists)
     fleet.set_load("stage-2", cpu=90)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out[-4000:]
@@ -329,9 +332,7 @@ def test_strategy_reprobes_stale_hosts_while_others_run(fleet, routed, ansible_b
         ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
         subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while not first.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(first.exists)
     # stage-2 (45 %, fourth in line) turns busy while stage-1 and web-2 run
     fleet.set_load("stage-2", cpu=90)
     out, _ = proc.communicate(timeout=120)
@@ -372,9 +373,7 @@ def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
             proc = start_playbook(ansible_bin, fleet, playbook, vars_file, env, out)
 
             def step_then_drop() -> None:
-                deadline = time.monotonic() + 60
-                while waiting_line not in log.read_text() and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_for(lambda: waiting_line in log.read_text())
                 marks["wait"] = time.monotonic()
                 time.sleep(1.0)
                 for host in stepped:
@@ -426,9 +425,7 @@ def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansibl
         ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
         subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while not first.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(first.exists)
     # stage-2 (45 %, second of the second batch) turns busy while the first batch runs
     fleet.set_load("stage-2", cpu=90)
     out, _ = proc.communicate(timeout=120)

@@ -19,6 +19,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
     measure_with,
     parse_probe_output,
     probe_command,
+    probe_result,
     wait_until,
 )
 
@@ -216,6 +217,23 @@ def test_measure_with_names_a_failed_command() -> None:
 
     with pytest.raises(ProbeOutputError, match="the probe command exited 127: sh: 1: od: not found"):
         measure_with(execute, 0.5)
+
+
+def test_probe_result_registers_metrics_with_the_clock_after_the_exec() -> None:
+    ticks = iter([41.0, 42.0])
+    result = probe_result(lambda command: {"rc": 0, "stdout": fixture_output(), "stderr": ""}, 0.5, lambda: next(ticks))
+    assert result["changed"] is False
+    assert result["metrics"]["cpu"] == 37.5
+    assert result["probed_at"] == 41.0
+    assert "unmeasurable" not in result
+
+
+def test_probe_result_makes_an_unusable_answer_the_hosts_outcome_not_a_failure() -> None:
+    result = probe_result(lambda command: {"rc": 0, "stdout": "garbage <b>{{ x }}</b>", "stderr": ""}, 0.5, float)
+    assert result["unmeasurable"] is True
+    assert result["fleet_status"] == "unmeasurable"
+    assert result["fleet_reason"] == result["msg"] != ""
+    assert "failed" not in result and "metrics" not in result
 
 
 @settings(max_examples=300, deadline=None)
