@@ -7,12 +7,14 @@ ROOT=$PWD
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# --- system packages: sshd for the sandbox hosts, iproute2 for its namespaces, chromium for the HTML report test
+# --- system packages: sshd and sudo for the sandbox hosts, iproute2 for its namespaces, chromium for the HTML report test
 need_apt=()
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v ssh-keygen >/dev/null || need_apt+=(openssh-client)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# become steps escalate with sudo on the sandbox hosts (they share this machine's /usr)
+command -v sudo >/dev/null || need_apt+=(sudo)
 # the routing tests step a sandbox host's clock with libfaketime (src/azlin_fleet_sandbox/clock.py)
 compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || need_apt+=(libfaketime)
 if [ ${#need_apt[@]} -gt 0 ]; then

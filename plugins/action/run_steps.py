@@ -197,16 +197,18 @@ class ActionModule(ActionBase):
         return {"metrics": metrics}
 
     def _run_command(self, args):
-        """Run a step's command: one SSH exec of ``/bin/sh -s`` with the step on stdin, or with become the
-        command module.
+        """Run a step's command: one SSH exec of ``/bin/sh -s`` with the step on stdin, become steps included.
 
-        Why not always the command module: it starts Python on every host for every command, which on a fleet
-        costs more than the command itself; a plain exec is what clush does. The command, its environment and
-        script travel on stdin (``shell_script``), so no secret shows in an argv. A become step uses the command
-        module, under the become settings of the task (the play turns become on when any step asks for it).
+        Why not the command module: it starts Python on every host for every command, which on a fleet costs more
+        than the command itself; a plain exec is what clush does. The command, its environment and script travel on
+        stdin (``shell_script``), so no secret shows in an argv, and the script's session guard stops the command
+        when the run is cancelled. A become step runs the same script under the task's become settings (the play
+        turns become on when any step asks for it), as Ansible pipelines a module; only a become method that cannot
+        take data on stdin (``su`` asks for its password on a terminal) falls back to the command module.
         """
         env, become = args.pop("env", {}), args.pop("become", False)
-        if become:
+        escalation = self._connection.become if become else None
+        if escalation is not None and not escalation.pipelining:
             self._task.environment = [env]  # this worker's own copy of the task: the step's environment
             return dict(
                 self._execute_module(
@@ -216,7 +218,7 @@ class ActionModule(ActionBase):
         delimiter = f"AZLIN_FLEET_EOF_{uuid.uuid4().hex}"
         script = shell_script(args["argv"], args.get("stdin"), env, args.get("chdir"), delimiter)
         start = datetime.now(UTC)
-        res = self._low_level_execute_command("/bin/sh -s", sudoable=False, in_data=script)
+        res = self._low_level_execute_command("/bin/sh -s", sudoable=escalation is not None, in_data=script)
         end = datetime.now(UTC)
         rc = res.get("rc")
         return {

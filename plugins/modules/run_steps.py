@@ -13,9 +13,11 @@ description:
     (segments end only at fleet-wide steps, which the playbook turns into barriers). A failed step marks its
     dependents C(blocked) on this host only, naming the failed step, and runs its C(on_failure) step here.
   - A step's command runs as one SSH exec of C(/bin/sh -s) with the command, its environment and a script body on
-    stdin (no Python needed on the host, no secret in any argv). A step with C(become) runs through the command
-    module with the task's become settings. C(when) gates probe the host first; C(health) waits for health after
-    the command; C(retries) retry with doubling backoff from the plan's C(retry_delay).
+    stdin (no Python needed on the host, no secret in any argv); a cancelled run stops it on the host. A step
+    with C(become) runs the same exec under the task's become settings (as Ansible pipelines a module); only a
+    become method that cannot take stdin (C(su)) falls back to the command module. C(when) gates probe the host
+    first; C(health) waits for health after the command; C(retries) retry with doubling backoff from the plan's
+    C(retry_delay).
   - A step with C(throttle) N runs on at most N hosts at once (slots held by file locks of this run on the
     controller), without making the other hosts wait.
   - Before its first step a host checks the rollout rules (stop at the first failure, error budget) against the

@@ -60,7 +60,8 @@ def build_argv(step: Step, script_text: str | None = None) -> tuple[list[str], s
 #: The part of a step's script that ties the command to its SSH session: it finds the sshd process serving it,
 #: starts the command in a process group of its own (setsid, where the host has it) and, should that sshd go away
 #: (the run was cancelled, the controller died), stops the whole group: TERM, then KILL 5 s later. Without this
-#: the command would run to its end on the host with nobody to report to.
+#: the command would run to its end on the host with nobody to report to. The sshd is looked up in /proc rather
+#: than with ``kill -0``: a become step runs as another user, who may not signal root's sshd.
 _SESSION_GUARD = """s=$PPID
 while [ "${s:-1}" -gt 1 ]; do case "$(cat /proc/$s/comm 2>/dev/null)" in sshd*) break;; esac
 s=$(sed 's/.*) [A-Za-z] \\([0-9]*\\).*/\\1/' /proc/$s/stat 2>/dev/null); done
@@ -68,7 +69,7 @@ if command -v setsid >/dev/null 2>&1; then g=setsid; else g=; fi
 """
 _SESSION_WAIT = """c=$!
 ( while kill -0 "$c" 2>/dev/null; do
-    if [ "${s:-1}" -gt 1 ] && ! kill -0 "$s" 2>/dev/null; then
+    if [ "${s:-1}" -gt 1 ] && [ ! -d "/proc/$s" ]; then
       kill -TERM -"$c" "$c" 2>/dev/null; sleep 5; kill -KILL -"$c" "$c" 2>/dev/null; exit 0
     fi; sleep 1; done ) </dev/null >/dev/null 2>&1 &
 w=$!

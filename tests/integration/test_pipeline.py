@@ -20,12 +20,17 @@ ALL = ["web-1", "web-2", "web-3", "stage-1", "stage-2", "stage-3", "ci-1", "ci-2
 SCRATCH = ("/tmp/wf_a_end", "/tmp/wf_b_start", "/tmp/wf_marker", "/tmp/wf_trace")
 
 
-@pytest.fixture
-def pipeline(fleet, run_playbook, tmp_path):
-    """Runner: (process, report) of azlin.fleet.workflow with the given extra vars, hosts clean first."""
+def clear_scratch(fleet) -> None:
+    """Remove the markers a test leaves on the hosts, so none passes for one of the next test's."""
     for host in ALL:
         for path in SCRATCH:
             fleet.host_path(host, path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def pipeline(fleet, run_playbook, tmp_path):
+    """Runner: (process, report) of azlin.fleet.workflow with the given extra vars, hosts clean first."""
+    clear_scratch(fleet)
     counter = iter(range(100))
 
     def run(name: str, **extra):
@@ -143,9 +148,7 @@ AZLIN_FLEET = str(Path(sys.executable).parent / "azlin-fleet")
 @pytest.fixture
 def cli(fleet, ansible_env, tmp_path):
     """azlin-fleet on the sandbox's static inventory: (process, JSON report or None); hosts clean first."""
-    for host in ALL:
-        for path in SCRATCH:
-            fleet.host_path(host, path).unlink(missing_ok=True)
+    clear_scratch(fleet)
     env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
@@ -211,11 +214,23 @@ def test_workflow_from_the_cli_is_gated_and_counted_like_a_run(fleet, cli) -> No
     assert len(ran) == 1 and statuses[ran[0]] == "ok"
 
 
-def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp_path) -> None:
+def user_of(marker: Path) -> str:
+    """The user name a command wrote into ``marker`` ("" while it is missing or half written)."""
+    text = marker.read_text() if marker.exists() else ""
+    return text.strip() if text.endswith("\n") else ""
+
+
+@pytest.mark.parametrize(
+    "escalate", [[], ["--", "-e", "fleet_become=true", "-e", "ansible_become_user=nobody"]], ids=["plain", "become"]
+)
+def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp_path, escalate: list) -> None:
+    clear_scratch(fleet)
     env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
     started, finished = "/tmp/wf_a_end", "/tmp/wf_b_start"
-    command = f"touch {started}; sleep 4; touch {finished}"
+    # the start marker names the user the command runs as (SSH logs in as root; become drops to nobody, who may not
+    # signal root's sshd): the command must be stopped either way
+    command = f"id -un > {started}; sleep 4; touch {finished}"
     child = subprocess.Popen(
         [
             AZLIN_FLEET,
@@ -227,6 +242,7 @@ def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp
             str(fleet.hosts_yml),
             "--report-dir",
             str(tmp_path / "reports"),
+            *escalate,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -235,12 +251,13 @@ def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while not all(fleet.host_path(h, started).exists() for h in WEB):
+    while not all(user_of(fleet.host_path(h, started)) for h in WEB):
         assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.1)
     os.kill(child.pid, signal.SIGTERM)
     child.communicate(timeout=120)
     assert child.returncode == 143
+    assert {user_of(fleet.host_path(h, started)) for h in WEB} == {"nobody" if escalate else "root"}
     time.sleep(6)  # past the command's own end: had it kept running, it would have left its marker by now
     assert [h for h in WEB if fleet.host_path(h, finished).exists()] == []
 

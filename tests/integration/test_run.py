@@ -178,19 +178,22 @@ def test_error_budget_stops_new_hosts_once_exceeded(fleet, run) -> None:
 
 
 def test_become_chdir_environment_and_gate_through_routing(fleet, run) -> None:
+    """SSH logs in as root; become (sudo) drops to nobody, a user who may not signal root's sshd: the command still
+    runs to its end (the cancel guard must not take that for a lost session), in the directory, with the env."""
     fleet.set_load("web-2", cpu=90)
     proc, report = run(
-        fleet_command='echo "$(pwd) $FLEET_GREETING $(id -un)" > /tmp/run_marker',
+        fleet_command='sleep 2.5; echo "$(pwd) $FLEET_GREETING $(id -un)" > /tmp/run_marker',
         fleet_targets="pool_web_servers",
         fleet_chdir="/tmp",
         fleet_environment={"FLEET_GREETING": "hello"},
         fleet_become=True,
+        ansible_become_user="nobody",
         fleet_gate="cpu<50",
         fleet_probe_interval=0.3,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert marked(fleet) == ["web-1", "web-3"]  # web-2 gated out by the route action
-    assert fleet.host_path("web-1", "/tmp/run_marker").read_text().split() == ["/tmp", "hello", "root"]
+    assert fleet.host_path("web-1", "/tmp/run_marker").read_text().split() == ["/tmp", "hello", "nobody"]
     assert [h["host"] for h in report["plans"][-1]["hosts"] if h["status"] == "gated"] == ["web-2"]
 
 
