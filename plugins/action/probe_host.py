@@ -10,6 +10,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import evaluate_gate, parse_gate
 from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
+    DEFAULT_INTERVAL,
     MAX_INTERVAL,
     ProbeOutputError,
     measure_with,
@@ -19,7 +20,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
 )
 
 ARGUMENT_SPEC = {
-    "interval": {"type": "float", "default": 0.5},
+    "interval": {"type": "float", "default": DEFAULT_INTERVAL},
     "wait_for": {"type": "list", "elements": "dict"},
     "wait_timeout": {"type": "float", "default": 300.0},
     "ttl": {"type": "float"},

@@ -30,7 +30,7 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import (
     evaluate_gate,
     parse_gate,
 )
-from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import ProbeOutputError, check_metrics
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import DEFAULT_INTERVAL, ProbeOutputError, check_metrics
 
 PLAN_VERSION = 1
 PLAN_EVENT = "v2_playbook_on_fleet_plan"
@@ -52,7 +52,7 @@ class RouteSettings:
     count: int | None = None
     parallel: str | None = None
     probe_ttl: float = 60.0
-    probe_interval: float = 0.5
+    probe_interval: float = DEFAULT_INTERVAL
     dry_run: bool = False
     parsed_gate: Gate | None = field(default=None, compare=False, repr=False)
 

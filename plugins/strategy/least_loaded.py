@@ -112,10 +112,9 @@ EXAMPLES = r"""
 """
 
 import gc
-import threading
 import time
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleError
 from ansible.executor.play_iterator import IteratingStates
 from ansible.playbook.block import Block
 from ansible.plugins.strategy.host_pinned import StrategyModule as HostPinnedStrategyModule
@@ -124,8 +123,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import compile_gate
-from ansible_collections.azlin.fleet.plugins.plugin_utils.host_exec import open_connection, run_raw, send_result
-from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import probe_result
+from ansible_collections.azlin.fleet.plugins.plugin_utils.host_exec import PROBE_ACTION, PROBE_FANOUT, ThreadedProbes
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     PLAN_EVENT,
     SETTING_VARS,
@@ -146,9 +144,6 @@ from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
 display = Display()
 
 PROBE_VAR = "fleet_probe"
-PROBE_ACTION = "azlin.fleet.probe_host"
-# most probes in flight at once, threads or (for gate waits) workers; more than forks: probes mostly sleep
-PROBE_FANOUT = 256
 
 
 def _task_uuid(result) -> str | None:
@@ -157,7 +152,7 @@ def _task_uuid(result) -> str | None:
     return getattr(task, "_uuid", None)
 
 
-class StrategyModule(HostPinnedStrategyModule):
+class StrategyModule(ThreadedProbes, HostPinnedStrategyModule):
     def __init__(self, tqm) -> None:
         super().__init__(tqm)
         # the routing of this play; None until the probe step has run
@@ -171,8 +166,6 @@ class StrategyModule(HostPinnedStrategyModule):
         # when hosts start on arrival: the probes in so far, and the probe task in flight
         self._arrivals: Arrivals | None = None
         self._arrival_task = None
-        # probes in flight in this process's threads, at most PROBE_FANOUT at once
-        self._probe_slots = threading.BoundedSemaphore(PROBE_FANOUT)
 
     def run(self, iterator, play_context):  # type: ignore[override]
         # every worker is a fork of this process: objects frozen here are never traversed by a worker's garbage
@@ -271,46 +264,8 @@ class StrategyModule(HostPinnedStrategyModule):
             play=play, host=host, task=task, _hosts=self._hosts_cache, _hosts_all=self._hosts_cache_all
         )
         self.add_tqm_variables(task_vars, play=play)
-        if interval is None:
+        if interval is None or not self._start_probe_thread(host, task, task_vars, play_context, interval, PROBE_VAR):
             self._queue_task(host, task, task_vars, play_context)
-            return
-        try:
-            connection, context = open_connection(host, task, task_vars, play_context, self._loader)
-        except Exception as ex:  # a connection this step cannot open itself: a worker opens it, as for any task
-            display.vvv(f"probing through a worker: {ex}", host=host.name)
-            self._queue_task(host, task, task_vars, play_context)
-            return
-        # what _queue_task does, with a thread in place of a forked worker
-        self._queued_task_cache[(host.name, task._uuid)] = {
-            "host": host,
-            "task": task,
-            "task_vars": task_vars,
-            "play_context": play_context,
-        }
-        self._tqm.send_callback("v2_runner_on_start", host, task)
-        self._pending_results += 1
-        threading.Thread(
-            target=self._probe_in_thread,
-            args=(host, task, connection, context, interval),
-            name=f"fleet-probe-{host.name}",
-            daemon=True,
-        ).start()
-
-    def _probe_in_thread(self, host, task, connection, context, interval: float) -> None:
-        # runs beside the strategy loop; it only waits on the host's exec and hands the result to the results queue
-        with self._probe_slots:
-            try:
-                result = probe_result(lambda command: run_raw(connection, context, command), interval, time.monotonic)
-            except AnsibleConnectionFailure as ex:
-                result = {"changed": False, "unreachable": True, "msg": str(ex)}
-            except Exception as ex:  # the worker path turns any action error into a failed result too
-                result = {"changed": False, "failed": True, "msg": f"probe failed: {ex}"}
-            finally:
-                try:
-                    connection.close()
-                except Exception:  # closing a persisted connection only forgets it; nothing to report
-                    pass
-        send_result(self._final_q, host, task, result, PROBE_VAR)
 
     def _probe_result(self, name: str, now: float):
         # registered results live in the variable manager's per-host cache (set_nonpersistent_facts); reading that

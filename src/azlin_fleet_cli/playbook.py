@@ -58,9 +58,11 @@ SPEED_DEFAULTS = {
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
 }
 DEFAULT_FORKS = 16
-# The child's forks: the probe play starts a worker per host up to this many hosts at once, so that their sampling
-# windows overlap instead of adding up (clush's default fan-out; each worker is a fork of ansible-playbook, so more
-# would cost the controller memory); the steps are held to --parallel (or default_parallel()) by the playbook.
+# The child's forks: the per-host tasks around the steps (a gate wait's probes, the judge) start a worker per host up
+# to this many hosts at once, so a gate wait's sampling windows overlap instead of adding up (clush's default
+# fan-out; each worker is a fork of ansible-playbook, so more would cost the controller memory). The first probe
+# needs no worker (strategy azlin.fleet.probe_fanout). The steps are held to --parallel (or default_parallel()) by
+# the playbook.
 PROBE_FORKS = 64
 REPORT_FORMATS = ("json", "md", "html")
 # How long a cancelled run may take to write its report before its process group is killed.

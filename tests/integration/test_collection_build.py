@@ -24,7 +24,7 @@ EXPECTED_PLUGINS = {
         "azlin.fleet.report_merge",
     },
     "callback": {"azlin.fleet.fleet_report"},
-    "strategy": {"azlin.fleet.least_loaded"},
+    "strategy": {"azlin.fleet.least_loaded", "azlin.fleet.probe_fanout"},
 }
 # Development-only paths that must never reach the tarball.
 FORBIDDEN_PREFIXES = (
