@@ -326,6 +326,8 @@ class ReportCollector:
     _raw_index: dict[bytes, str] = field(default_factory=dict)
     # (host, task id) -> start time of results still running; they are what an interrupt marks.
     _running: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (host, task id) of every result taken, rows or not (a segment's result is its steps' rows): never not_started.
+    _finished: set[tuple[str, str]] = field(default_factory=set)
     _ignore: tuple[re.Pattern[str], ...] = ()
     # Host -> extra names (addresses, hostnames) and the identity built from them (rebuilt when they grow).
     _names: dict[str, list[str]] = field(default_factory=dict)
@@ -368,6 +370,7 @@ class ReportCollector:
         ``is_outcome`` says the failure is the host's judged outcome (it carries ``fleet_status``).
         """
         started = self._running.pop((host, task_id), None)
+        self._finished.add((host, task_id))
         if self.is_quiet(task_id):
             if not is_outcome:
                 self._add_error(host, task_id, outcome, ignored, no_log)
@@ -437,6 +440,7 @@ class ReportCollector:
         steps = result.get("fleet_steps")
         if isinstance(steps, list) and not self.is_quiet(task_id):
             started = self._running.pop((host, task_id), None)
+            self._finished.add((host, task_id))
             rows = [self._add_step(host, task_id, e, no_log, started, now) for e in steps if isinstance(e, Mapping)]
             return [row for row in rows if row is not None], new_plan
         outcome = classify_result(event, result, no_log=no_log)
@@ -577,7 +581,7 @@ class ReportCollector:
         for task_id in dict.fromkeys(key[1] for key in running if not self.is_quiet(key[1])):
             play = self.tasks[task_id].play if task_id in self.tasks else None
             seen = {r.host for r in self.results if r.task_id in self.tasks and self.tasks[r.task_id].play == play}
-            done = {r.host for r in self.results if r.task_id == task_id}
+            done = {host for host, finished in self._finished if finished == task_id}
             for host in sorted(seen - done):
                 outcome = Outcome("not_started", reason=f"run interrupted by {signal_name} before this host started")
                 record = self.add_result(host, task_id, outcome)

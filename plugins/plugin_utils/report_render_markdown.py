@@ -118,5 +118,11 @@ def _code(text: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# What opens a block when a line (or a list item's text) starts with it: a rule (``- --``), a heading, a quote, a
+# list, a code fence. Escaped there, the text stays text wherever it lands.
+_BLOCK_START = re.compile(r"^(\s*)(?:([-+>]|#{1,6}(?=\s|$)|~{3})|(\d{1,9})([.)])(?=\s|$))")
+
+
 def _inline(text: str) -> str:
-    return re.sub(r"([\\`*_<\[\]|])", r"\\\1", text.replace("\n", " "))
+    text = re.sub(r"([\\`*_<\[\]|])", r"\\\1", text.replace("\n", " "))
+    return _BLOCK_START.sub(lambda m: m[1] + (f"\\{m[2]}" if m[2] else f"{m[3]}\\{m[4]}"), text, count=1)

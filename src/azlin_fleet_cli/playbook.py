@@ -46,11 +46,14 @@ from azlin_fleet_cli.progress import ProgressLine, read_new_events
 
 REPORT_CALLBACK = "azlin.fleet.fleet_report"
 # Faster SSH than ansible-core's defaults: one connection per host reused by every task (ControlPersist) and
-# modules piped into the remote python instead of copied (pipelining). Host keys stay checked. A source that
-# cannot be parsed as inventory is an error, never a silently smaller fleet.
+# modules piped into the remote python instead of copied (pipelining). A VM that stops answering mid-command (frozen,
+# cut off) is given up after 30 s of silence (ServerAlive: 3 unanswered keepalives 10 s apart) and reported
+# unreachable; without them such an exec waits forever. Host keys stay checked. A source that cannot be parsed as
+# inventory is an error, never a silently smaller fleet.
+SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=10 -o ServerAliveCountMax=3"
 SPEED_DEFAULTS = {
     "ANSIBLE_PIPELINING": "True",
-    "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s",
+    "ANSIBLE_SSH_ARGS": SSH_ARGS,
     "ANSIBLE_HOST_KEY_CHECKING": "True",
     "ANSIBLE_RETRY_FILES_ENABLED": "False",
     "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 FILES = Path(__file__).parent / "targets" / "workflow" / "files"
 WEB = ["web-1", "web-2", "web-3"]
@@ -167,7 +168,7 @@ def cli(fleet, ansible_env, tmp_path):
             "json",
         ]
         proc = subprocess.run(args, env=env | more_env, capture_output=True, text=True, timeout=300, check=False)
-        reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
+        reports = sorted(report_dir.glob("fleet-run-*.json")) if report_dir.exists() else []
         return proc, (json.loads(reports[-1].read_text()) if reports else None)
 
     return run
@@ -260,6 +261,79 @@ def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp
     assert {user_of(fleet.host_path(h, started)) for h in WEB} == {"nobody" if escalate else "root"}
     time.sleep(6)  # past the command's own end: had it kept running, it would have left its marker by now
     assert [h for h in WEB if fleet.host_path(h, finished).exists()] == []
+
+
+def test_a_cancel_reports_the_hosts_that_finished_as_they_ended(fleet, ansible_env, tmp_path) -> None:
+    """SIGTERM while web-1 still runs and web-2, web-3 are done: web-1 is interrupted, the others stay ok (their
+    step rows are the segment task's result, which once let them pass for hosts that never started)."""
+    clear_scratch(fleet)
+    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    finished = "/tmp/wf_b_start"
+    report_dir = tmp_path / "reports"
+    command = f'if [ "$(hostname)" = web-1 ]; then sleep 30; fi; touch {finished}'
+    child = subprocess.Popen(
+        [AZLIN_FLEET, "run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml)]
+        + ["--report-dir", str(report_dir), "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not all(fleet.host_path(h, finished).exists() for h in ("web-2", "web-3")):
+        assert time.monotonic() < deadline and child.poll() is None, "web-2 and web-3 never finished"
+        time.sleep(0.1)
+    time.sleep(1.0)  # their results reach the controller
+    os.kill(child.pid, signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, out[-2000:] + err[-2000:]
+    report = json.loads(next(report_dir.glob("fleet-run-*.json")).read_text())
+    statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
+    assert statuses == {"web-1": "interrupted", "web-2": "ok", "web-3": "ok"}, statuses
+
+
+def test_a_vm_that_freezes_mid_command_is_unreachable_and_the_others_keep_their_results(
+    fleet, ansible_env, tmp_path
+) -> None:
+    """With the inventory's own SSH options only (no keepalives, as a user's Azure inventory has), a VM frozen in
+    the middle of its command is reported unreachable by the CLI's keepalives, after ~30 s of silence, instead of
+    holding the run forever; the hosts that finished keep their true status."""
+    clear_scratch(fleet)
+    inventory = yaml.safe_load(fleet.hosts_yml.read_text())
+    common = inventory["all"]["vars"]["ansible_ssh_common_args"]
+    inventory["all"]["vars"]["ansible_ssh_common_args"] = re.sub(r"-o ServerAlive\w+=\d+", "", common)
+    bare = tmp_path / "hosts.yml"
+    bare.write_text(yaml.safe_dump(inventory))
+    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    started = "/tmp/wf_a_end"
+    report_dir = tmp_path / "reports"
+    child = subprocess.Popen(
+        [AZLIN_FLEET, "run", f"touch {started}; sleep 4; echo done", "--pool", "web-servers", "-i", str(bare)]
+        + ["--report-dir", str(report_dir), "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not fleet.host_path("web-1", started).exists():
+            assert time.monotonic() < deadline and child.poll() is None, "the command never started"
+            time.sleep(0.1)
+        fleet.fault("web-1", "freeze")
+        out, err = child.communicate(timeout=150)
+    finally:
+        fleet.fault("web-1", "thaw")
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 4, out[-2000:] + err[-2000:]  # the only failure is an unreachable host
+    report = json.loads(next(report_dir.glob("fleet-run-*.json")).read_text())
+    statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
+    assert statuses == {"web-1": "unreachable", "web-2": "ok", "web-3": "ok"}, statuses
 
 
 def test_controller_memory_stays_bounded_by_the_output_received(fleet, ansible_bin, ansible_env, tmp_path) -> None:

@@ -88,7 +88,16 @@ def test_env_wires_the_report_and_keeps_users_settings(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     env = build_env(_run(tmp_path, env={"REQUESTS_CA_BUNDLE": "/ca.pem"}), workspace, base)
     assert env["ANSIBLE_PIPELINING"] == "False"  # the user's choice wins
-    assert env["ANSIBLE_SSH_ARGS"] == "-o ControlMaster=auto -o ControlPersist=60s"
+    assert env["ANSIBLE_SSH_ARGS"].split() == [
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        "ControlPersist=60s",
+        "-o",
+        "ServerAliveInterval=10",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] == "True"
     assert env["ANSIBLE_FORKS"] == "5"  # the run's (forks_for), not the environment's

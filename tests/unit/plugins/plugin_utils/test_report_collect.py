@@ -356,6 +356,21 @@ def test_fleet_steps_of_several_hosts_share_the_step_tasks(collector: ReportColl
     assert len([t for t in collector.tasks if t.startswith("step:")]) == 1
 
 
+def test_an_interrupt_leaves_hosts_that_finished_their_steps_as_they_ended(collector: ReportCollector) -> None:
+    # the segment task's own result is no row (its steps are): a host that finished it is done, not not_started
+    collector.add_task(TaskInfo("seg", "Run steps", "fleet"))
+    for host in ("web-1", "web-2", "web-3"):
+        collector.add_result(host, "t1", Outcome("ok", 0, "x"))
+        collector.start(host, "seg", 1.0)
+    for host in ("web-2", "web-3"):
+        collector.take_result(host, "seg", "ok", {"fleet_steps": [{"step": "run", "status": "ok", "stdout": "done"}]})
+    marked = collector.mark_interrupted("SIGTERM")
+    assert [(r.host, r.task_id, r.status) for r in marked] == [("web-1", "seg", "interrupted")]
+    statuses = {(r.host, r.task_id): r.status for r in collector.results}
+    assert statuses[("web-2", "step:run")] == statuses[("web-3", "step:run")] == "ok"
+    assert ("web-2", "seg") not in statuses and ("web-3", "seg") not in statuses
+
+
 def test_no_log_fleet_steps_keep_only_status(collector: ReportCollector) -> None:
     collector.add_task(TaskInfo("seg", "Run steps"))
     rows, _ = collector.take_result("web-1", "seg", "ok", STEPS_RESULT, task_no_log=True)

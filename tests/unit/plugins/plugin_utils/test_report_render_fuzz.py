@@ -6,7 +6,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -129,6 +129,9 @@ def _internal(host: str, task: str, error: str):
     HOSTILE,
     st.one_of(st.just("cpu<50 and load<0.7"), HOSTILE),
 )
+# found by this test: a reason "--" made the list item "- --", which Markdown reads as a horizontal rule
+@example(["<"], "<", ["<"], "--", "cpu<50 and load<0.7")
+@example(["1. x"], "# t", ["> q"], "+ r", "~~~")
 def test_no_field_reaches_html_or_markdown_unescaped(
     hosts: list[str], task: str, outputs: list[str], reason: str, gate: str
 ) -> None:
