@@ -168,7 +168,7 @@ def cli(fleet, ansible_env, tmp_path):
             "json",
         ]
         proc = subprocess.run(args, env=env | more_env, capture_output=True, text=True, timeout=300, check=False)
-        reports = sorted(report_dir.glob("fleet-run-*.json")) if report_dir.exists() else []
+        reports = sorted(report_dir.glob("fleet-*.json")) if report_dir.exists() else []
         return proc, (json.loads(reports[-1].read_text()) if reports else None)
 
     return run
@@ -221,35 +221,34 @@ def user_of(marker: Path) -> str:
     return text.strip() if text.endswith("\n") else ""
 
 
-@pytest.mark.parametrize(
-    "escalate", [[], ["--", "-e", "fleet_become=true", "-e", "ansible_become_user=nobody"]], ids=["plain", "become"]
-)
-def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp_path, escalate: list) -> None:
-    clear_scratch(fleet)
+def start_cli(ansible_env: dict, tmp_path: Path, *argv: str) -> subprocess.Popen:
+    """azlin-fleet in the background, in a session of its own (so a test can signal it as CI would)."""
     env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
     env["XDG_STATE_HOME"] = str(tmp_path / "state")
-    started, finished = "/tmp/wf_a_end", "/tmp/wf_b_start"
-    # the start marker names the user the command runs as (SSH logs in as root; become drops to nobody, who may not
-    # signal root's sshd): the command must be stopped either way
-    command = f"id -un > {started}; sleep 4; touch {finished}"
-    child = subprocess.Popen(
-        [
-            AZLIN_FLEET,
-            "run",
-            command,
-            "--pool",
-            "web-servers",
-            "-i",
-            str(fleet.hosts_yml),
-            "--report-dir",
-            str(tmp_path / "reports"),
-            *escalate,
-        ],
+    return subprocess.Popen(
+        [AZLIN_FLEET, *argv],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "escalate", [[], ["--", "-e", "fleet_become=true", "-e", "ansible_become_user=nobody"]], ids=["plain", "become"]
+)
+def test_a_cancelled_run_stops_its_commands_on_the_hosts(fleet, ansible_env, tmp_path, escalate: list) -> None:
+    clear_scratch(fleet)
+    started, finished = "/tmp/wf_a_end", "/tmp/wf_b_start"
+    # the start marker names the user the command runs as (SSH logs in as root; become drops to nobody, who may not
+    # signal root's sshd): the command must be stopped either way
+    command = f"id -un > {started}; sleep 4; touch {finished}"
+    child = start_cli(
+        ansible_env,
+        tmp_path,
+        *("run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml)),
+        *("--report-dir", str(tmp_path / "reports"), *escalate),
     )
     deadline = time.monotonic() + 60
     while not all(user_of(fleet.host_path(h, started)) for h in WEB):
@@ -267,19 +266,14 @@ def test_a_cancel_reports_the_hosts_that_finished_as_they_ended(fleet, ansible_e
     """SIGTERM while web-1 still runs and web-2, web-3 are done: web-1 is interrupted, the others stay ok (their
     step rows are the segment task's result, which once let them pass for hosts that never started)."""
     clear_scratch(fleet)
-    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
     finished = "/tmp/wf_b_start"
     report_dir = tmp_path / "reports"
     command = f'if [ "$(hostname)" = web-1 ]; then sleep 30; fi; touch {finished}'
-    child = subprocess.Popen(
-        [AZLIN_FLEET, "run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml)]
-        + ["--report-dir", str(report_dir), "--format", "json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    child = start_cli(
+        ansible_env,
+        tmp_path,
+        *("run", command, "--pool", "web-servers", "-i", str(fleet.hosts_yml)),
+        *("--report-dir", str(report_dir), "--format", "json"),
     )
     deadline = time.monotonic() + 60
     while not all(fleet.host_path(h, finished).exists() for h in ("web-2", "web-3")):
@@ -289,7 +283,7 @@ def test_a_cancel_reports_the_hosts_that_finished_as_they_ended(fleet, ansible_e
     os.kill(child.pid, signal.SIGTERM)
     out, err = child.communicate(timeout=120)
     assert child.returncode == 143, out[-2000:] + err[-2000:]
-    report = json.loads(next(report_dir.glob("fleet-run-*.json")).read_text())
+    report = json.loads(next(report_dir.glob("fleet-*.json")).read_text())
     statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
     assert statuses == {"web-1": "interrupted", "web-2": "ok", "web-3": "ok"}, statuses
 
@@ -306,18 +300,13 @@ def test_a_vm_that_freezes_mid_command_is_unreachable_and_the_others_keep_their_
     inventory["all"]["vars"]["ansible_ssh_common_args"] = re.sub(r"-o ServerAlive\w+=\d+", "", common)
     bare = tmp_path / "hosts.yml"
     bare.write_text(yaml.safe_dump(inventory))
-    env = {k: v for k, v in ansible_env.items() if k != "ANSIBLE_CONFIG"}
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
     started = "/tmp/wf_a_end"
     report_dir = tmp_path / "reports"
-    child = subprocess.Popen(
-        [AZLIN_FLEET, "run", f"touch {started}; sleep 4; echo done", "--pool", "web-servers", "-i", str(bare)]
-        + ["--report-dir", str(report_dir), "--format", "json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    child = start_cli(
+        ansible_env,
+        tmp_path,
+        *("run", f"touch {started}; sleep 4; echo done", "--pool", "web-servers", "-i", str(bare)),
+        *("--report-dir", str(report_dir), "--format", "json"),
     )
     try:
         deadline = time.monotonic() + 60
@@ -331,7 +320,7 @@ def test_a_vm_that_freezes_mid_command_is_unreachable_and_the_others_keep_their_
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
     assert child.returncode == 4, out[-2000:] + err[-2000:]  # the only failure is an unreachable host
-    report = json.loads(next(report_dir.glob("fleet-run-*.json")).read_text())
+    report = json.loads(next(report_dir.glob("fleet-*.json")).read_text())
     statuses = {h["host"]: h["status"] for h in report["hosts"] if h["host"] != "localhost"}
     assert statuses == {"web-1": "unreachable", "web-2": "ok", "web-3": "ok"}, statuses
 
