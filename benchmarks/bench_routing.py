@@ -6,7 +6,7 @@ ControlPersist masters included: see bench_smart_route.py), the median ratio, th
 v2_runner_on_start to the result of the probe task, as seen by a timing callback), the probe phase's wall time and
 the sampling interval. Each run gets a fresh SSH ControlPath directory, so both strategies pay their handshakes.
 
-    .venv/bin/python benchmarks/bench_routing.py [--hosts 16] [--reps 5] [--interval 0.5] [--command true] [--keep]
+    .venv/bin/python benchmarks/bench_routing.py [--hosts 16] [--reps 5] [--interval 0.4] [--command true] [--keep]
 
 Uses its own sandbox state dir and identity (.sandbox-bench-routing, prefix azr, subnet 10.213.214) so it never
 touches the test or demo sandboxes.

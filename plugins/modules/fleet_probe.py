@@ -24,7 +24,7 @@ options:
       - Longer intervals smooth short bursts; shorter ones make the probe faster. See
         M(azlin.fleet.probe_host) for the trade-off of the default.
     type: float
-    default: 0.5
+    default: 0.4
   wait_for:
     description:
       - Numeric limits the host must meet, as compiled from a gate by the controller (the
@@ -223,7 +223,7 @@ def wait_for(limits, interval, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            interval=dict(type="float", default=0.5),
+            interval=dict(type="float", default=0.4),
             wait_for=dict(type="list", elements="dict"),
             wait_timeout=dict(type="float", default=300.0),
         ),

@@ -25,12 +25,12 @@ options:
     description:
       - Seconds between the two C(/proc/stat) samples used for CPU utilisation. Fractions are allowed.
       - "Trade-off: the CPU figure is the average over this window, so a longer window smooths short bursts and a
-        shorter one makes the probe faster. The default 0.5 s costs half a second once per run, because all hosts
-        are probed at the same time (the windows overlap, they never add up), and still averages 50 scheduler
-        ticks per CPU at the usual 100 Hz."
+        shorter one makes the probe faster. The default 0.4 s costs 0.4 s once per run, because all hosts are
+        probed at the same time (the windows overlap, they never add up), and still averages 40 scheduler ticks
+        per CPU at the usual 100 Hz. Pass a longer interval (for example 1 or 2) to smooth bursts further."
       - Needs a C(sleep) that takes fractions (GNU coreutils, BusyBox); a C(sleep) that refuses them sleeps 1 s.
     type: float
-    default: 0.5
+    default: 0.4
   wait_for:
     description:
       - Numeric limits the host must meet, as compiled from a gate by the controller

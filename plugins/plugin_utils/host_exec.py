@@ -109,16 +109,16 @@ def send_result(final_q, host, task, result: Mapping[str, Any], register: str | 
 def plain_probe_interval(task, task_vars: dict, loader) -> float | None:
     """The sampling interval when ``task`` is a plain one-exec probe a thread can run, else None (a worker runs it).
 
-    Plain: ``azlin.fleet.probe_host`` with at most an ``interval`` (no wait, no TTL re-check), no loop, delegation,
-    async, retries or result conditions, and its ``when`` true here. Anything else, or anything that does not
-    template, goes to a worker, which runs it (or reports its error) exactly as for any task.
+    Plain: ``azlin.fleet.probe_host`` with at most an ``interval`` (no wait, no TTL re-check); no loop, delegation,
+    async, retries, result conditions, ``no_log`` or ``throttle``; its ``when`` true here. Anything else, or anything
+    that does not template, goes to a worker, which runs it (or reports its error) exactly as for any task.
     """
     if getattr(task, "resolved_action", None) != PROBE_ACTION:
         return None
     if task.loop or task.loop_with or task.delegate_to or task.async_val or task.until:
         return None
-    if task.changed_when or task.failed_when or task.ignore_unreachable:
-        return None
+    if task.changed_when or task.failed_when or task.ignore_unreachable or task.no_log or task.throttle:
+        return None  # the worker applies these; a thread would skip them
     if isinstance(task.register, Mapping) and any(str(e) != WHOLE_RESULT for e in task.register.values()):
         return None  # 2.21 register projections: a worker evaluates them
     try:

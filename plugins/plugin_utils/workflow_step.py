@@ -16,6 +16,7 @@ from typing import Any
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import evaluate_gate, parse_gate
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import DEFAULT_INTERVAL
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Health, Step, Workflow, order_steps
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import decide_start
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED, decide_step, record_status
@@ -30,9 +31,9 @@ MAX_RETRY_DELAY = 60.0
 #: variables or the report several times over. The report keeps a smaller excerpt still (its max_output).
 STEP_OUTPUT_LIMIT = 1 << 20
 #: The probe a step's ``when`` gate reads: the routing probe (one SSH exec, no Python on the host), sampling CPU
-#: over this many seconds.
+#: over the routing probe's window.
 PROBE = "azlin.fleet.probe_host"
-WHEN_PROBE_INTERVAL = 0.5
+WHEN_PROBE_INTERVAL = DEFAULT_INTERVAL
 #: Seconds past a step's own timeout after which the controller stops waiting for the host: ``timeout`` on the
 #: host kills the command 5 s after the limit, so only a frozen host or a cut network is still silent then.
 DEADLINE_MARGIN = 15.0

@@ -77,7 +77,7 @@ options:
       - "Trade-off: longer windows smooth short bursts, shorter ones start the play sooner. All hosts are probed at
         the same time, so the play start is delayed by about one interval, whatever the number of hosts."
     type: float
-    default: 0.5
+    default: 0.4
     vars: [{name: fleet_probe_interval}]
   fleet_dry_run:
     description: Probe and print the plan (order, metrics, verdicts) but run no task on any host.

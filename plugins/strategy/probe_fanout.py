@@ -8,9 +8,10 @@ short_description: Linear, with every host's probe at once from threads of the c
 version_added: "0.2.0"
 description:
   - The P(ansible.builtin.linear#strategy) strategy, except for plain probe tasks. A M(azlin.fleet.probe_host) task
-    with at most an C(interval) (no C(wait_for), no C(ttl)), without loop, delegation, async, retries or result
-    conditions, whose C(when) holds, runs in a thread of the controller process through the host's own connection
-    plugin and options, as the P(azlin.fleet.least_loaded#strategy) strategy probes, instead of in a forked worker.
+    with at most an C(interval) (no C(wait_for), no C(ttl)), without loop, delegation, async, retries, result
+    conditions, C(no_log) or C(throttle), whose C(when) holds, runs in a thread of the controller process through
+    the host's own connection plugin and options, as the P(azlin.fleet.least_loaded#strategy) strategy probes,
+    instead of in a forked worker.
   - So the sampling intervals of all hosts overlap (up to 256 hosts at once, whatever C(forks)) and the probe step
     costs the controller one connection set-up and one parse per host rather than a fork of the controller per
     host. The result is registered, reported and counted exactly as a worker's (an unreachable host is

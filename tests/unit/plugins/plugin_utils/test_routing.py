@@ -373,7 +373,7 @@ def test_verdicts_join_the_reasons() -> None:
 
 
 def test_default_probe_interval_is_half_a_second() -> None:
-    assert RouteSettings().probe_interval == 0.5
+    assert RouteSettings().probe_interval == 0.4
 
 
 def test_azure_monitor_metrics_score_and_show_with_what_they_carry() -> None:
