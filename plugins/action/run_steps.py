@@ -20,11 +20,11 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
-from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import ProbeOutputError, measure_with
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import PROBE_ACTION, ProbeOutputError, measure_with
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import workflow_from_steps
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import budget_limit, parse_budget
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED
-from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import PROBE, Rollout, run_segment, shell_script
+from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_step import Rollout, run_segment, shell_script
 
 display = Display()
 
@@ -147,7 +147,7 @@ class ActionModule(ActionBase):
             try:
                 if module == "ansible.builtin.command":
                     outcome["out"] = self._run_command(args)
-                elif module == PROBE:
+                elif module == PROBE_ACTION:
                     outcome["out"] = self._probe(args["interval"])
                 else:
                     outcome["out"] = dict(

@@ -30,7 +30,12 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.loader import connection_loader
 from ansible.utils.display import Display
 
-from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import DEFAULT_INTERVAL, MAX_INTERVAL, probe_result
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import (
+    DEFAULT_INTERVAL,
+    MAX_INTERVAL,
+    PROBE_ACTION,
+    probe_result,
+)
 
 try:  # ansible-core >= 2.21: a worker sends (host, task, UnifiedTaskResult)
     from ansible._internal._task import UnifiedTaskResult
@@ -42,7 +47,6 @@ except ImportError:  # 2.19, 2.20: a worker sends a _RawTaskResult
 
 display = Display()
 
-PROBE_ACTION = "azlin.fleet.probe_host"
 #: what ansible-core 2.21 registers for ``register: name`` (the task's whole result)
 WHOLE_RESULT = "_task.polymorphic_result"
 #: most probes in flight in threads at once; more than forks: a probe mostly sleeps through its sampling window

@@ -35,6 +35,8 @@ from ansible_collections.azlin.fleet.plugins.module_utils.proc_metrics import (
 )
 
 PROBE_VERSION = "1"
+#: the action that runs this probe on a host (the routing probe, the strategies' threads, step `when` gates)
+PROBE_ACTION = "azlin.fleet.probe_host"
 MAX_INTERVAL = 60.0
 #: the default sampling window: the routing delay a run pays once (all hosts' windows overlap) against how short a
 #: burst can sway a host's CPU % (see README, "How routing measures"). 0.4 s keeps routing within 15 % of an

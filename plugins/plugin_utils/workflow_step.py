@@ -16,7 +16,7 @@ from typing import Any
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetUsageError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import evaluate_gate, parse_gate
-from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import DEFAULT_INTERVAL
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import DEFAULT_INTERVAL, PROBE_ACTION
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow import Health, Step, Workflow, order_steps
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_run import decide_start
 from ansible_collections.azlin.fleet.plugins.plugin_utils.workflow_state import FAILED, decide_step, record_status
@@ -30,9 +30,8 @@ MAX_RETRY_DELAY = 60.0
 #: controller's worker, so a host printing gigabytes never reaches the controller's main process, its registered
 #: variables or the report several times over. The report keeps a smaller excerpt still (its max_output).
 STEP_OUTPUT_LIMIT = 1 << 20
-#: The probe a step's ``when`` gate reads: the routing probe (one SSH exec, no Python on the host), sampling CPU
+#: A step's ``when`` gate reads the routing probe (PROBE_ACTION: one SSH exec, no Python on the host), sampling CPU
 #: over the routing probe's window.
-PROBE = "azlin.fleet.probe_host"
 WHEN_PROBE_INTERVAL = DEFAULT_INTERVAL
 #: Seconds past a step's own timeout after which the controller stops waiting for the host: ``timeout`` on the
 #: host kills the command 5 s after the limit, so only a frozen host or a cut network is still silent then.
@@ -281,7 +280,7 @@ def _run_one(
     """Run one step on this host (gate, attempts, health), record its state in ``mine``; return its entry."""
     with slot(step):
         if step.when:
-            probe = execute(PROBE, {"interval": WHEN_PROBE_INTERVAL, "deadline": DEADLINE_MARGIN * 2})
+            probe = execute(PROBE_ACTION, {"interval": WHEN_PROBE_INTERVAL, "deadline": DEADLINE_MARGIN * 2})
             if probe.get("unreachable") or probe.get("failed"):
                 passes, why = False, f"unmeasurable: {probe.get('msg', 'probe failed')}"
             else:

@@ -123,7 +123,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.azlin.fleet.plugins.plugin_utils.errors import FleetError
 from ansible_collections.azlin.fleet.plugins.plugin_utils.gates import compile_gate
-from ansible_collections.azlin.fleet.plugins.plugin_utils.host_exec import PROBE_ACTION, PROBE_FANOUT, ThreadedProbes
+from ansible_collections.azlin.fleet.plugins.plugin_utils.host_exec import PROBE_FANOUT, ThreadedProbes
+from ansible_collections.azlin.fleet.plugins.plugin_utils.probe import PROBE_ACTION
 from ansible_collections.azlin.fleet.plugins.plugin_utils.routing import (
     PLAN_EVENT,
     SETTING_VARS,
