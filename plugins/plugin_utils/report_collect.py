@@ -352,6 +352,11 @@ class ReportCollector:
         """Note that a host started a task, at monotonic time ``now``."""
         self._running[(host, task_id)] = now
 
+    def _end(self, host: str, task_id: str) -> float | None:
+        """Note that a host's result of a task arrived (row or not); return the time it started, if known."""
+        self._finished.add((host, task_id))
+        return self._running.pop((host, task_id), None)
+
     def add_result(
         self,
         host: str,
@@ -369,8 +374,7 @@ class ReportCollector:
         A result of a quiet task is no row (None is returned); if it is a failure it becomes a RunError, unless
         ``is_outcome`` says the failure is the host's judged outcome (it carries ``fleet_status``).
         """
-        started = self._running.pop((host, task_id), None)
-        self._finished.add((host, task_id))
+        started = self._end(host, task_id)
         if self.is_quiet(task_id):
             if not is_outcome:
                 self._add_error(host, task_id, outcome, ignored, no_log)
@@ -439,8 +443,7 @@ class ReportCollector:
         self._take_run_fields(host, task_id, event, result, ignored=ignored, no_log=no_log)
         steps = result.get("fleet_steps")
         if isinstance(steps, list) and not self.is_quiet(task_id):
-            started = self._running.pop((host, task_id), None)
-            self._finished.add((host, task_id))
+            started = self._end(host, task_id)
             rows = [self._add_step(host, task_id, e, no_log, started, now) for e in steps if isinstance(e, Mapping)]
             return [row for row in rows if row is not None], new_plan
         outcome = classify_result(event, result, no_log=no_log)
