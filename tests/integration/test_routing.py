@@ -78,6 +78,21 @@ def wait_for(condition, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
+def run_while_stage2_turns_busy(fleet, routed, ansible_bin, ansible_env, playbook: str, extra: dict):
+    """Run ``playbook`` with ``extra``; once stage-1 (the least loaded) has started, stage-2 (45 %) turns busy.
+
+    Returns (process, output): the TTL tests check which hosts a re-probe then lets start.
+    """
+    vars_file = routed.plan_file.with_name("vars.json")
+    vars_file.write_text(json.dumps(extra))
+    env = ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)}
+    proc = start_playbook(ansible_bin, fleet, playbook, vars_file, env, subprocess.PIPE)
+    wait_for(fleet.host_path("stage-1", MARKER).exists)
+    fleet.set_load("stage-2", cpu=90)
+    out, _ = proc.communicate(timeout=120)
+    return proc, out
+
+
 def start_playbook(ansible_bin, fleet, playbook: str, vars_file: Path, env: dict, stdout) -> subprocess.Popen:
     """ansible-playbook on the fleet in the background (extra vars from ``vars_file``), output to ``stdout``."""
     return subprocess.Popen(
@@ -239,20 +254,7 @@ def test_bad_gate_fails_before_any_host_runs(fleet, routed, run_playbook):
 def test_strategy_reprobes_stale_hosts_before_dispatch(fleet, routed, ansible_bin, ansible_env):
     # ttl 0: every host is re-probed just before it starts; stage-2 (45 %) turns busy once the first host ran
     extra = {"fleet_probe_interval": 0.3, "fleet_gate": "cpu<50", "fleet_parallel": 1, "fleet_probe_ttl": 0}
-    vars_file = routed.plan_file.with_name("vars.json")
-    vars_file.write_text(json.dumps(extra))
-    first = fleet.host_path("stage-1", MARKER)
-    proc = start_playbook(
-        ansible_bin,
-        fleet,
-        "strategy.yml",
-        vars_file,
-        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        subprocess.PIPE,
-    )
-    wait_for(first.exists)
-    fleet.set_load("stage-2", cpu=90)
-    out, _ = proc.communicate(timeout=120)
+    proc, out = run_while_stage2_turns_busy(fleet, routed, ansible_bin, ansible_env, "strategy.yml", extra)
     assert proc.returncode == 0, out[-4000:]
     assert set(started(fleet)) == {"stage-1", "web-2", "ci-1"}
     plans = [json.loads(line)["plan"] for line in routed.plan_file.read_text().splitlines()]
@@ -321,21 +323,8 @@ def test_strategy_reprobes_stale_hosts_while_others_run(fleet, routed, ansible_b
         "fleet_probe_ttl": 0,
         "fleet_test_busy": 2,
     }
-    vars_file = routed.plan_file.with_name("vars.json")
-    vars_file.write_text(json.dumps(extra))
-    first = fleet.host_path("stage-1", MARKER)
-    proc = start_playbook(
-        ansible_bin,
-        fleet,
-        "strategy.yml",
-        vars_file,
-        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        subprocess.PIPE,
-    )
-    wait_for(first.exists)
     # stage-2 (45 %, fourth in line) turns busy while stage-1 and web-2 run
-    fleet.set_load("stage-2", cpu=90)
-    out, _ = proc.communicate(timeout=120)
+    proc, out = run_while_stage2_turns_busy(fleet, routed, ansible_bin, ansible_env, "strategy.yml", extra)
     assert proc.returncode == 0, out[-4000:]
     times = started(fleet)
     assert set(times) == {"stage-1", "web-2", "ci-1"}
@@ -405,7 +394,7 @@ def test_wait_is_timed_by_the_controller_when_host_clocks_step_back(
 
 
 @pytest.mark.multiversion
-def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansible_bin, ansible_env, tmp_path):
+def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansible_bin, ansible_env):
     # two at a time (serial batches), each host busy for 2 s, ttl 0: each host is re-checked as its batch starts
     extra = {
         "fleet_probe_interval": 0.3,
@@ -414,21 +403,8 @@ def test_route_path_reprobes_stale_hosts_before_they_start(fleet, routed, ansibl
         "fleet_probe_ttl": 0,
         "fleet_test_busy": 2,
     }
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(extra))
-    first = fleet.host_path("stage-1", MARKER)
-    proc = start_playbook(
-        ansible_bin,
-        fleet,
-        "route.yml",
-        vars_file,
-        ansible_env | {"FLEET_PLAN_FILE": str(routed.plan_file)},
-        subprocess.PIPE,
-    )
-    wait_for(first.exists)
     # stage-2 (45 %, second of the second batch) turns busy while the first batch runs
-    fleet.set_load("stage-2", cpu=90)
-    out, _ = proc.communicate(timeout=120)
+    proc, out = run_while_stage2_turns_busy(fleet, routed, ansible_bin, ansible_env, "route.yml", extra)
     # the re-check fails the task on stage-2 (reported gated), so ansible-playbook reports a failure
     assert proc.returncode == 2, out[-4000:]
     times = started(fleet)
